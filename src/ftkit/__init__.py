@@ -1,0 +1,24 @@
+"""ftkit: the shared plumbing of the fine-tuning scripts in src/ (v1_000_lora_finetune.py, v1_000_infer.py, ...).
+
+Plain functions grouped by concern:
+  base_model   build the offline Gemma-3 270M directory from the packaged GGUF
+  data         read and check JSONL / JSON records (chat, instruction, prompt/completion, text)
+  formatting   chat template, label masking, packing, collation
+  modeling     device and precision, loading the model (plain or 4-bit), attaching LoRA
+  loss         causal-LM loss on label tokens only, chunked over the 262k vocabulary
+  trainer      the training loop with progress (loss, tokens/s, ETA)
+  runs         run folders that are complete or absent, newest-run lookup
+  reporting    loss-curve picture
+  settings     command-line / YAML settings from dataclasses, run metadata
+  task         the bundled extraction task's system prompt
+
+Scripts written against this module keep working: it grows by adding names, never by changing old ones.
+"""
+
+from pathlib import Path
+
+SRC_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = SRC_DIR.parent
+DEFAULT_MODEL_DIR = REPO_ROOT / "tmp_docker" / "models" / "gemma-3-270m"
+DEFAULT_DATASET_DIR = REPO_ROOT / "tmp_docker" / "dataset"
+DEFAULT_OUTPUT_ROOT = SRC_DIR / "output"

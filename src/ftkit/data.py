@@ -1,0 +1,122 @@
+"""Read training data (JSONL or a JSON array) and check every record, naming file and line on any problem.
+
+Four schemas are accepted, detected per record, as in TRL and Axolotl:
+  chat                {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+  instruction         {"instruction": "...", "input": "...", "output": "..."}   (Alpaca style; input optional)
+  prompt/completion   {"prompt": "...", "completion": "..."}
+  text                {"text": "..."}                                            (plain language modelling)
+Instruction records become chat records, so both are formatted with the chat template.
+Other keys in a record (ids, tags) are ignored.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import KitError
+
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class Sample:
+    where: str  # "file:line", for messages about this sample
+    schema: str  # "chat" | "prompt_completion" | "text"
+    messages: list | None = None
+    prompt: str | None = None
+    completion: str | None = None
+    text: str | None = None
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    """All records of a .jsonl (one JSON object per line) or .json (an array of objects) file, checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"data file not found: {path}")
+    raw = path.read_text(encoding="utf-8")
+    if not raw.strip():
+        raise KitError(f"data file is empty: {path}")
+    samples = [sample_from_record(record, f"{path}:{line}") for line, record in read_records(path, raw)]
+    return samples
+
+
+def read_records(path: Path, raw: str):
+    """Yield (line number, parsed object). A JSON array is numbered by the line where each element starts."""
+    if path.suffix == ".json" or raw.lstrip().startswith("["):
+        try:
+            records = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise KitError(f"{path}:{error.lineno}: malformed JSON: {error.msg}") from None
+        if not isinstance(records, list):
+            raise KitError(f"{path}: a .json data file must hold an array of records, found {type(records).__name__}")
+        lines = element_start_lines(raw, len(records))
+        yield from zip(lines, records)
+        return
+    for line_number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise KitError(f"{path}:{line_number}: malformed JSON line: {error.msg} (column {error.colno})") from None
+
+
+def element_start_lines(raw: str, count: int) -> list[int]:
+    """Line of each top-level array element, so that errors in .json files also name a line."""
+    decoder = json.JSONDecoder()
+    position = raw.index("[") + 1
+    lines = []
+    for _ in range(count):
+        while raw[position] in " \t\r\n,":
+            position += 1
+        lines.append(raw.count("\n", 0, position) + 1)
+        _, position = decoder.raw_decode(raw, position)
+    return lines
+
+
+def sample_from_record(record, where: str) -> Sample:
+    if not isinstance(record, dict):
+        raise KitError(f"{where}: a record must be a JSON object, found {type(record).__name__}")
+    if "messages" in record:
+        return Sample(where, "chat", messages=check_messages(record["messages"], where))
+    if "instruction" in record and "output" in record:
+        user = string_field(record, "instruction", where)
+        extra = record.get("input") or ""
+        if not isinstance(extra, str):
+            raise KitError(f"{where}: field 'input' must be a string")
+        if extra.strip():
+            user = f"{user}\n\n{extra}"
+        messages = [{"role": "user", "content": user}, {"role": "assistant", "content": string_field(record, "output", where)}]
+        return Sample(where, "chat", messages=messages)
+    if "prompt" in record and "completion" in record:
+        return Sample(where, "prompt_completion", prompt=string_field(record, "prompt", where),
+                      completion=string_field(record, "completion", where))
+    if "text" in record:
+        return Sample(where, "text", text=string_field(record, "text", where))
+    keys = ", ".join(sorted(record)) or "none"
+    raise KitError(
+        f"{where}: record matches no schema (keys: {keys}); expected 'messages', 'instruction'+'output', "
+        f"'prompt'+'completion' or 'text'"
+    )
+
+
+def string_field(record: dict, key: str, where: str) -> str:
+    value = record[key]
+    if not isinstance(value, str):
+        raise KitError(f"{where}: field '{key}' must be a string, found {type(value).__name__}")
+    return value
+
+
+def check_messages(messages, where: str) -> list:
+    if not isinstance(messages, list) or not messages:
+        raise KitError(f"{where}: field 'messages' must be a non-empty list of {{role, content}} objects")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise KitError(f"{where}: messages[{index}] must be an object with 'role' and 'content'")
+        if message["role"] not in CHAT_ROLES:
+            raise KitError(f"{where}: messages[{index}].role is '{message['role']}', expected one of {', '.join(CHAT_ROLES)}")
+        if not isinstance(message["content"], str):
+            raise KitError(f"{where}: messages[{index}].content must be a string")
+    if not any(message["role"] == "assistant" for message in messages):
+        raise KitError(f"{where}: chat record has no assistant turn, so there is nothing to learn")
+    return [{"role": message["role"], "content": message["content"]} for message in messages]

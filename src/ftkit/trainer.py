@@ -1,0 +1,110 @@
+"""The training loop: AdamW on the LoRA weights, cosine schedule with warmup, gradient accumulation.
+
+Why a loop of our own rather than `transformers.Trainer` / `trl.SFTTrainer`: it computes the loss on label
+tokens only (see loss.py), which is most of the speed on a CPU, it never writes a checkpoint (disk matters),
+and its progress line shows what a person waits for (loss, tokens/s, ETA). Everything else is the libraries':
+the optimizer and schedule from torch/transformers, the adapters from peft.
+"""
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from .formatting import collate
+from .loss import label_token_loss_sum
+
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)  # one dict per optimizer step
+    steps: int = 0
+    train_tokens: int = 0
+    seconds: float = 0.0
+    final_train_loss: float = float("nan")
+
+
+def plan_steps(num_micro_batches: int, gradient_accumulation: int, epochs: float, max_steps: int) -> int:
+    steps_per_epoch = math.ceil(num_micro_batches / gradient_accumulation)
+    total = math.ceil(steps_per_epoch * epochs)
+    return min(total, max_steps) if max_steps > 0 else total
+
+
+def move(batch: dict, device) -> dict:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumulation, epochs, max_steps,
+          max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print):
+    """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`)."""
+    from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    total_steps = plan_steps(len(micro_batches), gradient_accumulation, epochs, max_steps)
+    scheduler = get_cosine_with_min_lr_schedule_with_warmup(
+        optimizer,
+        num_warmup_steps=round(warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+        min_lr_rate=min_learning_rate_ratio,
+    )
+    result = TrainResult()
+    model.train()
+    order_rng = random.Random(seed)
+    progress = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True)
+    started = time.perf_counter()
+    step_iterator = optimizer_steps(micro_batches, gradient_accumulation, order_rng)
+    for step in range(1, total_steps + 1):
+        group = next(step_iterator)
+        batches = [collate(rows, pad_token_id) for rows in group]
+        result.train_tokens += sum(len(item.input_ids) for rows in group for row in rows for item in row)
+        # Normalise by the label tokens of the whole optimizer step, so that accumulation gives the same
+        # gradient as one big batch whatever the lengths of the micro-batches.
+        step_label_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+        loss_sum = 0.0
+        for batch in batches:
+            batch_loss_sum, _ = label_token_loss_sum(model, move(batch, device))
+            (batch_loss_sum / step_label_tokens).backward()
+            loss_sum += batch_loss_sum.item()
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm).item()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        elapsed = time.perf_counter() - started
+        loss = loss_sum / step_label_tokens
+        result.history.append({"step": step, "loss": loss, "learning_rate": scheduler.get_last_lr()[0],
+                               "grad_norm": grad_norm, "tokens": result.train_tokens, "seconds": round(elapsed, 2)})
+        progress.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{result.train_tokens / elapsed:.0f}")
+        progress.update(1)
+    progress.close()
+    result.steps = total_steps
+    result.seconds = time.perf_counter() - started
+    tail = result.history[-max(1, min(10, len(result.history))):]
+    result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)
+    return result
+
+
+def optimizer_steps(micro_batches, gradient_accumulation, rng):
+    """Endless groups of `gradient_accumulation` micro-batches, reshuffled at each epoch."""
+    while True:
+        order = list(range(len(micro_batches)))
+        rng.shuffle(order)
+        for start in range(0, len(order), gradient_accumulation):
+            yield [micro_batches[i] for i in order[start : start + gradient_accumulation]]
+
+
+@torch.no_grad()
+def evaluate_loss(model, micro_batches, pad_token_id, device) -> float:
+    """Mean loss per label token over all `micro_batches`."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for rows in tqdm(micro_batches, desc="validation", unit="batch", dynamic_ncols=True, leave=False):
+        loss_sum, tokens = label_token_loss_sum(model, move(collate(rows, pad_token_id), device))
+        total += loss_sum.item()
+        count += tokens
+    model.train(was_training)
+    return total / max(count, 1)
