@@ -43,9 +43,12 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     targets = targets[keep]
     softcap = getattr(config, "final_logit_softcapping", None)
     total = hidden.new_zeros((), dtype=torch.float32)
+    several_chunks = targets.numel() > chunk_size
     for start in range(0, targets.numel(), chunk_size):
         args = (hidden[start : start + chunk_size], head.weight, targets[start : start + chunk_size], softcap)
-        if torch.is_grad_enabled():
+        # A single chunk's logits are kept for the backward pass (recomputing them would cost a third more
+        # head time); with several chunks each one is recomputed so only one chunk of logits is alive at once.
+        if torch.is_grad_enabled() and several_chunks:
             total = total + checkpoint(chunk_cross_entropy_sum, *args, use_reentrant=False)
         else:
             total = total + chunk_cross_entropy_sum(*args)

@@ -63,3 +63,17 @@ def resolve_adapter(adapter: str | None, output_root: str | Path) -> Path:
         raise KitError(f"no finished run under {output_root}; train one with: python src/v1_000_lora_finetune.py "
                        "(or pass --adapter PATH, or --no_adapter for the base model alone)")
     return runs[-1]
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def update_json(path: Path, key: str, value) -> None:
+    """Set one key of a JSON object file (created when missing), atomically."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data[key] = value
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -1,5 +1,6 @@
 """Settings as dataclasses: parsed from the command line by transformers' HfArgumentParser, saved with each run."""
 
+import argparse
 import hashlib
 import platform
 import subprocess
@@ -10,16 +11,26 @@ from pathlib import Path
 from .errors import KitError
 
 
-def parse_settings(settings_class, args=None):
+def parse_settings(settings_class, args=None, positional: str | None = None):
     """Parse `--flag value` options into `settings_class`; `--help` lists every field with its help text.
 
-    Flags accept both `--learning_rate` and `--learning-rate`.
+    Flags accept both `--learning_rate` and `--learning-rate`. `positional` names a field that may also be
+    given without its flag (the prompt of the inference script).
     """
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(settings_class, description=(sys.modules[settings_class.__module__].__doc__ or "").strip().splitlines()[0])
-    (settings,) = parser.parse_args_into_dataclasses(args=args)
+    doc = (sys.modules[settings_class.__module__].__doc__ or "").strip()
+    parser = HfArgumentParser(settings_class, description=doc, formatter_class=HelpFormatter)
+    if positional:
+        parser.add_argument("positional_value", nargs="?", metavar=positional.upper(), help=f"same as --{positional}")
+    settings, *extra = parser.parse_args_into_dataclasses(args=args)
+    if positional and extra and extra[0].positional_value is not None:
+        setattr(settings, positional, extra[0].positional_value)
     return settings
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the script's docstring as written and shows each setting's default."""
 
 
 def check_choice(value, choices, name: str):

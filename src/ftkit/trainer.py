@@ -28,9 +28,10 @@ class TrainResult:
 
 
 def plan_steps(num_micro_batches: int, gradient_accumulation: int, epochs: float, max_steps: int) -> int:
-    steps_per_epoch = math.ceil(num_micro_batches / gradient_accumulation)
-    total = math.ceil(steps_per_epoch * epochs)
-    return min(total, max_steps) if max_steps > 0 else total
+    """Optimizer steps of the run: `max_steps` when set (as in transformers' Trainer), else `epochs` passes."""
+    if max_steps > 0:
+        return max_steps
+    return math.ceil(math.ceil(num_micro_batches / gradient_accumulation) * epochs)
 
 
 def move(batch: dict, device) -> dict:

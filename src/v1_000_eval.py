@@ -1,0 +1,107 @@
+"""Generation metrics for structured extraction, base model and adapter side by side.
+
+Run:
+    python src/v1_000_eval.py                                   # newest run vs base, on validation.jsonl
+    python src/v1_000_eval.py --eval_file tmp_docker/dataset/realistic_test.jsonl
+    python src/v1_000_eval.py --adapter src/output/<run> --models adapter --max_samples 50
+
+For each chat record the last assistant turn is the reference; the model answers the turns before it (greedy,
+on the CPU unless --device says otherwise). Writes into the adapter's run folder: metrics.json (one entry per
+evaluation file, each with a column per model), metrics_<file>.md (the table) and predictions_<file>.jsonl.
+Metric definitions: ftkit/extraction_metrics.py and the README.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
+from ftkit.base_model import ensure_base_model
+from ftkit.data import load_samples
+from ftkit.errors import KitError, exit_on_user_error
+from ftkit.extraction_metrics import extraction_metrics
+from ftkit.generation import generate_answers
+from ftkit.modeling import load_for_inference, pick_device
+from ftkit.runs import resolve_adapter, update_json, write_text_atomic
+from ftkit.settings import parse_settings
+
+
+@dataclass
+class Settings:
+    eval_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "chat JSONL whose last assistant turns are the references"})
+    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
+    model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model directory"})
+    models: str = field(default="base,adapter", metadata={"help": "which to evaluate: base, adapter or base,adapter"})
+    max_samples: int = field(default=0, metadata={"help": "evaluate the first N records only (0: all)"})
+    batch_size: int = field(default=16, metadata={"help": "prompts generated together"})
+    max_new_tokens: int = field(default=192, metadata={"help": "answer length limit in tokens"})
+    device: str = field(default="cpu", metadata={"help": "cpu (default) | cuda | auto"})
+
+
+def load_eval_set(path: str, max_samples: int):
+    """(conversation before the last assistant turn, reference answer) for each chat record."""
+    samples = [s for s in load_samples(path) if s.schema == "chat"]
+    if not samples:
+        raise KitError(f"{path}: no chat records to evaluate")
+    if max_samples > 0:
+        samples = samples[:max_samples]
+    conversations, references = [], []
+    for sample in samples:
+        last = max(i for i, m in enumerate(sample.messages) if m["role"] == "assistant")
+        conversations.append(sample.messages[:last])
+        references.append(sample.messages[last]["content"])
+    return conversations, references
+
+
+def evaluate(settings: Settings, which: str, adapter_dir, conversations, references, device):
+    model, tokenizer = load_for_inference(settings.model, adapter_dir if which == "adapter" else None, device)
+    answers = generate_answers(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size, device, desc=which)
+    return extraction_metrics(answers, references), answers
+
+
+def markdown_table(columns: dict, title: str) -> str:
+    names = list(columns)
+    keys = list(next(iter(columns.values())))
+    lines = [f"### {title}", "", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key in keys:
+        cells = [format_value(columns[name].get(key)) for name in names]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_value(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+@exit_on_user_error
+def main(settings: Settings):
+    which_models = [name.strip() for name in settings.models.split(",") if name.strip()]
+    if not which_models or not set(which_models) <= {"base", "adapter"}:
+        raise KitError(f"--models is '{settings.models}', expected base, adapter or base,adapter")
+    device = pick_device(settings.device)
+    ensure_base_model(settings.model)
+    adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
+    conversations, references = load_eval_set(settings.eval_file, settings.max_samples)
+    print(f"[eval] {len(references)} samples from {settings.eval_file}; adapter {adapter_dir}")
+
+    columns, predictions = {}, {}
+    for which in which_models:
+        columns[which], predictions[which] = evaluate(settings, which, adapter_dir, conversations, references, device)
+
+    stem = Path(settings.eval_file).stem
+    table = markdown_table(columns, f"{stem} ({len(references)} samples)")
+    print(table)
+    update_json(adapter_dir / "metrics.json", stem, {"eval_file": settings.eval_file, **columns})
+    write_text_atomic(adapter_dir / f"metrics_{stem}.md", table)
+    rows = [json.dumps({"reference": ref, **{w: predictions[w][i] for w in which_models}}, ensure_ascii=False)
+            for i, ref in enumerate(references)]
+    write_text_atomic(adapter_dir / f"predictions_{stem}.jsonl", "\n".join(rows) + "\n")
+    print(f"[eval] wrote metrics.json, metrics_{stem}.md and predictions_{stem}.jsonl in {adapter_dir}")
+    return columns
+
+
+if __name__ == "__main__":
+    main(parse_settings(Settings))
