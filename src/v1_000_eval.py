@@ -20,7 +20,7 @@ from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.generation import generate_answers
+from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import load_for_inference, pick_device
 from ftkit.runs import resolve_adapter, update_json, write_text_atomic
 from ftkit.settings import parse_settings
@@ -41,16 +41,11 @@ class Settings:
 
 def load_eval_set(path: str, max_samples: int):
     """(conversation before the last assistant turn, reference answer) for each chat record."""
-    samples = [s for s in load_samples(path) if s.schema == "chat"]
-    if not samples:
+    conversations, references = prompts_and_references(load_samples(path))
+    if not references:
         raise KitError(f"{path}: no chat records to evaluate")
     if max_samples > 0:
-        samples = samples[:max_samples]
-    conversations, references = [], []
-    for sample in samples:
-        last = max(i for i, m in enumerate(sample.messages) if m["role"] == "assistant")
-        conversations.append(sample.messages[:last])
-        references.append(sample.messages[last]["content"])
+        conversations, references = conversations[:max_samples], references[:max_samples]
     return conversations, references
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ftkit import DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.errors import KitError, exit_on_user_error
-from ftkit.formatting import ensure_chat_template, render_prompt
+from ftkit.formatting import render_prompt
 from ftkit.generation import chat_messages, sampling_kwargs
 from ftkit.modeling import load_for_inference
 from ftkit.runs import resolve_adapter
@@ -50,7 +50,6 @@ def main(settings: Settings):
     ensure_base_model(settings.model)
     adapter_dir = None if settings.no_adapter else resolve_adapter(settings.adapter, settings.output_dir)
     model, tokenizer = load_for_inference(settings.model, adapter_dir, device="cpu")
-    ensure_chat_template(tokenizer, log=lambda message: None)
     print(f"[infer] {'base model only' if adapter_dir is None else f'adapter {adapter_dir}'} (CPU)", file=sys.stderr)
 
     prompt = render_prompt(tokenizer, chat_messages(text.strip(), settings.system_prompt or None))

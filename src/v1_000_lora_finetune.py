@@ -18,7 +18,9 @@ from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
+from ftkit.extraction_metrics import extraction_metrics
 from ftkit.formatting import encode_all, ensure_chat_template, make_micro_batches, stop_token_ids
+from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import attach_lora, count_parameters, load_base_model, load_tokenizer, pick_device, pick_dtype
 from ftkit.reporting import save_loss_curve
 from ftkit.runs import RunFolder, write_json
@@ -53,6 +55,7 @@ class Settings:
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input (0 by default: on a CPU its random masks cost about a tenth of the step time)"})
     lora_target_modules: str = field(default="all-linear", metadata={"help": "'all-linear' (every linear layer but the output head) or a list such as q_proj,v_proj"})
+    eval_generate: int = field(default=0, metadata={"help": "after training, generate answers for the first N validation samples and record extraction metrics (0: off)"})
     # hardware
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
@@ -106,6 +109,11 @@ def main(settings: Settings):
                        weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
                        seed=settings.seed)
         validation_loss = evaluate_loss(model, validation_batches, tokenizer.pad_token_id, device) if validation_batches else None
+        generation_metrics = None
+        if settings.eval_generate > 0 and validation_samples:
+            conversations, references = prompts_and_references(validation_samples[: settings.eval_generate])
+            answers = generate_answers(model, tokenizer, conversations, device=device, desc="eval-generate")
+            generation_metrics = extraction_metrics(answers, references)
 
         # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
         model.generation_config.eos_token_id = stop_token_ids(tokenizer)
@@ -119,6 +127,7 @@ def main(settings: Settings):
             "train_seconds": round(result.seconds, 1),
             "tokens_per_second": round(result.train_tokens / max(result.seconds, 1e-9), 1),
             "train_samples": len(train_encoded),
+            "generation_metrics": generation_metrics,
             "samples_over_max_seq_len": {"train": train_too_long, "validation": validation_too_long, "action": settings.too_long},
             "history": result.history,
         }
@@ -139,6 +148,9 @@ def main(settings: Settings):
     print(f"[done] train loss {result.final_train_loss:.4f}, validation loss {shown_validation}, "
           f"{result.steps} steps in {result.seconds / 60:.1f} min ({metrics['tokens_per_second']:.0f} tokens/s); "
           f"total {(time.time() - started) / 60:.1f} min")
+    if generation_metrics:
+        print("[done] generation metrics on " f"{generation_metrics['samples']} validation samples: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in generation_metrics.items() if isinstance(v, float)))
     print(f"[done] adapter saved to {run_dir}")
     return run_dir
 

@@ -30,14 +30,18 @@ class Sample:
 
 def load_samples(path: str | Path) -> list[Sample]:
     """All records of a .jsonl (one JSON object per line) or .json (an array of objects) file, checked."""
+    return [sample for _, sample in load_checked_records(path)]
+
+
+def load_checked_records(path: str | Path) -> list[tuple[dict, Sample]]:
+    """(record as read, checked sample) pairs: for tools that rewrite data files record by record."""
     path = Path(path)
     if not path.is_file():
         raise KitError(f"data file not found: {path}")
     raw = path.read_text(encoding="utf-8")
     if not raw.strip():
         raise KitError(f"data file is empty: {path}")
-    samples = [sample_from_record(record, f"{path}:{line}") for line, record in read_records(path, raw)]
-    return samples
+    return [(record, sample_from_record(record, f"{path}:{line}")) for line, record in read_records(path, raw)]
 
 
 def read_records(path: Path, raw: str):

@@ -11,6 +11,18 @@ def chat_messages(user_text: str, system_prompt: str | None) -> list:
     return messages + [{"role": "user", "content": user_text}]
 
 
+def prompts_and_references(samples) -> tuple[list, list]:
+    """For chat samples: the conversation before the last assistant turn, and that turn as the reference."""
+    conversations, references = [], []
+    for sample in samples:
+        if sample.schema != "chat":
+            continue
+        last = max(i for i, m in enumerate(sample.messages) if m["role"] == "assistant")
+        conversations.append(sample.messages[:last])
+        references.append(sample.messages[last]["content"])
+    return conversations, references
+
+
 def sampling_kwargs(tokenizer, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                     repetition_penalty: float = 1.0) -> dict:
     """Arguments for `model.generate`: greedy when temperature is 0, and stop at end-of-turn or EOS."""
@@ -30,7 +42,7 @@ def generate_answers(model, tokenizer, conversations: list, max_new_tokens: int 
 
     Prompts are sorted by length so that each batch pads little, and left-padded as decoder-only generation needs.
     """
-    tokenizer.padding_side = "left"
+    saved_padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     prompts = [render_prompt(tokenizer, messages) for messages in conversations]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers = [""] * len(prompts)
@@ -45,4 +57,5 @@ def generate_answers(model, tokenizer, conversations: list, max_new_tokens: int 
             answers[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
         progress.update(len(indices))
     progress.close()
+    tokenizer.padding_side = saved_padding_side
     return answers

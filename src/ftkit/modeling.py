@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 from .errors import KitError
+from .formatting import ensure_chat_template
 
 
 def pick_device(requested: str = "auto", log=print) -> str:
@@ -140,6 +141,7 @@ def load_for_inference(model_path: str | Path, adapter_dir: str | Path | None, d
     dtype = dtype or torch.float32
     tokenizer_source = adapter_dir if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file() else model_path
     tokenizer = load_tokenizer(tokenizer_source)
+    ensure_chat_template(tokenizer, log=lambda message: None)  # the base model alone gets the training format too
     model = load_base_model(model_path, device, dtype)
     if adapter_dir:
         model = PeftModel.from_pretrained(model, str(adapter_dir))

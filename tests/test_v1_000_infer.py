@@ -1,0 +1,49 @@
+"""Tests of the CPU inference script on a tiny model and adapter."""
+
+import io
+import sys
+
+import pytest
+
+import v1_000_infer as infer
+import v1_000_lora_finetune as finetune
+from ftkit.settings import parse_settings
+
+
+@pytest.fixture
+def tiny_run(tiny_model_dirs, tiny_data, tmp_path):
+    train, _ = tiny_data
+    output = tmp_path / "out"
+    finetune.main(finetune.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file="",
+                                    output_dir=str(output), max_steps=2))
+    return tiny_model_dirs["gemma3"], output
+
+
+def test_prompt_is_accepted_as_positional_argument_or_flag():
+    assert parse_settings(infer.Settings, ["本文です"], positional="prompt").prompt == "本文です"
+    assert parse_settings(infer.Settings, ["--prompt", "本文", "--max_new_tokens", "5"], positional="prompt").max_new_tokens == 5
+
+
+def test_answer_is_streamed_and_returned_with_newest_adapter(tiny_run, capsys):
+    model_dir, output = tiny_run
+    answer = infer.main(infer.Settings(prompt="山田太郎さんが来た。", model=str(model_dir), output_dir=str(output), max_new_tokens=6))
+    captured = capsys.readouterr()
+    assert isinstance(answer, str) and answer.strip() in captured.out
+    assert "adapter" in captured.err and str(output) in captured.err
+
+
+def test_prompt_from_stdin(tiny_run, monkeypatch, capsys):
+    model_dir, output = tiny_run
+    monkeypatch.setattr(sys, "stdin", io.StringIO("大阪市の田中花子さん"))
+    infer.main(infer.Settings(prompt="-", model=str(model_dir), output_dir=str(output), max_new_tokens=4, no_adapter=True))
+    assert "base model only" in capsys.readouterr().err
+
+
+def test_missing_adapter_says_how_to_make_one(tiny_model_dirs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        infer.main(infer.Settings(prompt="本文", model=str(tiny_model_dirs["gemma3"]), output_dir=str(tmp_path / "none")))
+    assert stopped.value.code == 2
+    assert "no finished run under" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        infer.main(infer.Settings(prompt="本文", model=str(tiny_model_dirs["gemma3"]), adapter=str(tmp_path)))
+    assert "python src/v1_000_lora_finetune.py" in capsys.readouterr().err
