@@ -19,7 +19,7 @@ from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.formatting import encode_all, ensure_chat_template, make_micro_batches, stop_token_ids
+from ftkit.formatting import encode_all, ensure_chat_template, make_micro_batches
 from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import attach_lora, count_parameters, load_base_model, load_tokenizer, pick_device, pick_dtype
 from ftkit.reporting import save_loss_curve
@@ -39,10 +39,10 @@ class Settings:
     # schedule
     epochs: float = field(default=1.0, metadata={"help": "passes over the training data"})
     max_steps: int = field(default=-1, metadata={"help": "number of optimizer steps, overriding --epochs when above 0"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (cosine decay after linear warmup)"})
-    warmup_ratio: float = field(default=0.05, metadata={"help": "share of the steps spent warming up"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine decay after linear warmup)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps spent warming up"})
     micro_batch_size: int = field(default=1, metadata={"help": "rows per forward pass (with packing a row holds several samples)"})
-    gradient_accumulation: int = field(default=4, metadata={"help": "micro-batches per optimizer step"})
+    gradient_accumulation: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
     max_seq_len: int = field(default=512, metadata={"help": "tokens per row; longer samples are skipped or truncated (--too_long)"})
     packing: bool = field(default=True, metadata={"help": "pack several samples per row without cross-sample attention (--no_packing to pad instead)"})
     too_long: str = field(default="skip", metadata={"help": "what to do with samples over max_seq_len: skip | truncate"})
@@ -116,7 +116,6 @@ def main(settings: Settings):
             generation_metrics = extraction_metrics(answers, references)
 
         # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
-        model.generation_config.eos_token_id = stop_token_ids(tokenizer)
         model.save_pretrained(run.path)
         tokenizer.save_pretrained(run.path)
         metrics = {
@@ -137,7 +136,8 @@ def main(settings: Settings):
         save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
         run_dir = run.finish()
     except BaseException:
-        run.discard()
+        run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
+        print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
         raise
 
     # 6. Report.

@@ -1059,7 +1059,7 @@ def write_jsonl(path, records):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-size", type=int, default=800, help="number of training records (default 800)")
+    ap.add_argument("--train-size", type=int, default=340, help="number of training records (default 340: one epoch in about five minutes on 2 CPU cores)")
     ap.add_argument("--validation-size", type=int, default=120, help="number of validation records (default 120)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the train stream; validation uses seed+1 (default 0)")
     ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,

@@ -206,6 +206,28 @@ def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_
     assert list(output.iterdir()) == []
 
 
+def test_killed_run_cleans_up_its_folder(tiny_model_dirs, tiny_data, tmp_path):
+    """SIGTERM (plain `kill`) mid-training: the script stops cleanly and removes its unfinished folder."""
+    import signal
+    import time
+
+    train, _ = tiny_data
+    output = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), "--model",
+                                str(tiny_model_dirs["gemma3"]), "--train_file", str(train), "--validation_file", "",
+                                "--output_dir", str(output), "--max_steps", "100000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (output.is_dir() and any(output.iterdir())) and time.time() < deadline:
+        time.sleep(0.2)
+    assert [p.name.startswith(".incomplete-") for p in output.iterdir()] == [True]
+    time.sleep(1.0)  # inside the training loop
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    assert list(output.iterdir()) == []
+
+
 def test_qlora_trains_on_the_cpu(tiny_model_dirs, tiny_data, tmp_path):
     import bitsandbytes as bnb
 

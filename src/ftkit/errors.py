@@ -1,6 +1,7 @@
 """One exception type for mistakes a user can make, turned into a one-line message by `exit_on_user_error`."""
 
 import functools
+import signal
 import sys
 
 
@@ -16,13 +17,19 @@ def exit_on_user_error(main):
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        # `kill` (SIGTERM, also what job schedulers and notebook runtimes send) gets the same clean-up as Ctrl-C.
+        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
         try:
             return main(*args, **kwargs)
         except KitError as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
-            print("interrupted: nothing was saved as a finished run", file=sys.stderr)
+            print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None
 
     return wrapper
+
+
+def raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
