@@ -40,7 +40,7 @@ class RunFolder:
 
 
 def write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def finished_runs(output_root: str | Path) -> list[Path]:
@@ -76,4 +76,4 @@ def update_json(path: Path, key: str, value) -> None:
     """Set one key of a JSON object file (created when missing), atomically."""
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data[key] = value
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_json(path, data)
