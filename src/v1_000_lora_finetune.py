@@ -13,18 +13,21 @@ The base model directory is built from the packaged GGUF on first use when it is
 
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.formatting import encode_all, ensure_chat_template, make_micro_batches
+from ftkit.formatting import encode_all, ensure_chat_template, make_token_micro_batches
 from ftkit.generation import generate_answers, prompts_and_references
-from ftkit.modeling import attach_lora, count_parameters, load_base_model, load_tokenizer, pick_device, pick_dtype
+from ftkit.modeling import (attach_lora, count_parameters, load_base_model, load_tokenizer, needs_gradient_checkpointing,
+                            pick_device, pick_dtype)
 from ftkit.reporting import save_loss_curve
 from ftkit.runs import RunFolder, write_json
 from ftkit.settings import check_choice, parse_settings, run_metadata
+from ftkit.loss import label_token_loss_sum
 from ftkit.trainer import evaluate_loss, train
 
 
@@ -41,8 +44,8 @@ class Settings:
     max_steps: int = field(default=-1, metadata={"help": "number of optimizer steps, overriding --epochs when above 0"})
     learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine decay after linear warmup)"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps spent warming up"})
-    micro_batch_size: int = field(default=1, metadata={"help": "rows per forward pass (with packing a row holds several samples)"})
-    gradient_accumulation: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    micro_batch_tokens: int = field(default=0, metadata={"help": "tokens per forward pass, padding included (0: --max_seq_len, one full packed row); memory follows tokens, not samples"})
+    gradient_accumulation: int = field(default=1, metadata={"help": "micro-batches per optimizer step (effective batch = micro_batch_tokens x this)"})
     max_seq_len: int = field(default=512, metadata={"help": "tokens per row; longer samples are skipped or truncated (--too_long)"})
     packing: bool = field(default=True, metadata={"help": "pack several samples per row without cross-sample attention (--no_packing to pad instead)"})
     too_long: str = field(default="skip", metadata={"help": "what to do with samples over max_seq_len: skip | truncate"})
@@ -60,11 +63,16 @@ class Settings:
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
     device: str = field(default="auto", metadata={"help": "auto | cuda | cpu"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations in the backward pass to save memory"})
+    gradient_checkpointing: Optional[bool] = field(default=None, metadata={"help": "recompute activations in the backward pass to save memory (default: only when the estimated activations crowd the free memory)"})
 
 
 @exit_on_user_error
-def main(settings: Settings):
+def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum):
+    """Train and save one run; returns its folder.
+
+    Variants of this recipe (see v1_000_lora_lwf_finetune.py) pass `mix_training_samples` (task samples in,
+    training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train).
+    """
     started = time.time()
     check_choice(settings.too_long, ("skip", "truncate"), "too_long")
     check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
@@ -78,14 +86,17 @@ def main(settings: Settings):
 
     # 2. Data: read and check every record, format with the chat template, mask labels, pack.
     train_samples = load_samples(settings.train_file)
+    if mix_training_samples:
+        train_samples = mix_training_samples(train_samples)
     validation_samples = load_samples(settings.validation_file) if settings.validation_file else []
     encode = lambda samples: encode_all(samples, tokenizer, settings.max_seq_len, settings.train_on_all_tokens, settings.too_long)
     train_encoded, train_too_long = encode(train_samples)
     validation_encoded, validation_too_long = encode(validation_samples)
     if not train_encoded:
         raise KitError(f"{settings.train_file}: no sample left to train on (all over --max_seq_len {settings.max_seq_len}?)")
-    train_batches = make_micro_batches(train_encoded, settings.micro_batch_size, settings.packing, settings.max_seq_len, settings.seed)
-    validation_batches = make_micro_batches(validation_encoded, settings.micro_batch_size, settings.packing, settings.max_seq_len, settings.seed)
+    micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
+    micro_batches = lambda encoded: make_token_micro_batches(encoded, micro_batch_tokens, settings.packing, settings.max_seq_len, settings.seed)
+    train_batches, validation_batches = micro_batches(train_encoded), micro_batches(validation_encoded)
     print(f"[data] {len(train_encoded)} training samples in {len(train_batches)} micro-batches, "
           f"{len(validation_encoded)} validation samples")
 
@@ -94,8 +105,11 @@ def main(settings: Settings):
 
     torch.manual_seed(settings.seed)
     model = load_base_model(model_dir, device, dtype, settings.qlora)
+    checkpointing = settings.gradient_checkpointing
+    if checkpointing is None:
+        checkpointing = needs_gradient_checkpointing(model.config, micro_batch_tokens, device, dtype)
     model = attach_lora(model, settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.lora_target_modules, settings.qlora, settings.gradient_checkpointing)
+                        settings.lora_target_modules, settings.qlora, checkpointing)
     trainable, total = count_parameters(model)
     print(f"[model] {model_dir.name} on {device}, {str(dtype).replace('torch.', '')}{', 4-bit NF4 base' if settings.qlora else ''}: "
           f"training {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%)")
@@ -107,7 +121,7 @@ def main(settings: Settings):
                        gradient_accumulation=settings.gradient_accumulation, epochs=settings.epochs,
                        max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
                        weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
-                       seed=settings.seed)
+                       seed=settings.seed, loss_fn=loss_fn)
         validation_loss = evaluate_loss(model, validation_batches, tokenizer.pad_token_id, device) if validation_batches else None
         generation_metrics = None
         if settings.eval_generate > 0 and validation_samples:
@@ -126,12 +140,14 @@ def main(settings: Settings):
             "train_seconds": round(result.seconds, 1),
             "tokens_per_second": round(result.train_tokens / max(result.seconds, 1e-9), 1),
             "train_samples": len(train_encoded),
+            "micro_batch_split_after_out_of_memory": result.micro_batch_split,
             "generation_metrics": generation_metrics,
             "samples_over_max_seq_len": {"train": train_too_long, "validation": validation_too_long, "action": settings.too_long},
             "history": result.history,
         }
         write_json(run.path / "train_metrics.json", metrics)
-        write_json(run.path / "run.json", run_metadata(settings, [settings.train_file, settings.validation_file]))
+        data_files = [value for key, value in vars(settings).items() if key.endswith("_file") and value]
+        write_json(run.path / "run.json", run_metadata(settings, data_files))
         validation_points = [(result.steps, validation_loss)] if validation_loss is not None else None
         save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
         run_dir = run.finish()

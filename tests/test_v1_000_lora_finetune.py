@@ -11,9 +11,11 @@ from conftest import REPO_ROOT, TINY_RECORDS, build_tokenizer, write_jsonl
 import v1_000_lora_finetune as finetune
 from ftkit.data import Sample, load_samples
 from ftkit.errors import KitError
-from ftkit.formatting import IGNORE_INDEX, Encoded, collate, encode_all, encode_sample, ensure_chat_template, pack
+from ftkit.formatting import (IGNORE_INDEX, Encoded, collate, encode_all, encode_sample, ensure_chat_template,
+                              make_token_micro_batches, pack)
 from ftkit.loss import label_token_loss_sum
 from ftkit.modeling import attach_lora, load_base_model, load_tokenizer
+from ftkit.trainer import train
 
 
 def quiet(*_):
@@ -91,6 +93,19 @@ def test_packing_fills_rows_without_exceeding_the_limit():
     assert sorted(len(i.input_ids) for row in rows for i in row) == [60, 100, 150, 200, 300]
 
 
+def test_token_micro_batches_respect_the_budget_and_keep_every_sample():
+    lengths = [300, 200, 150, 100, 60, 40, 40, 30]
+    items = [Encoded(list(range(n)), [1] * n) for n in lengths]
+    batches = make_token_micro_batches(items, 400, packing=False, max_seq_len=512, seed=0)
+    for rows in batches:
+        padded = len(rows) * max(len(row[0].input_ids) for row in rows)
+        assert padded <= 400 or len(rows) == 1
+    assert sorted(len(row[0].input_ids) for rows in batches for row in rows) == sorted(lengths)
+    # Short samples share a micro-batch; a long one stays alone: tokens bound the batch, not a sample count.
+    assert max(len(rows) for rows in batches) >= 4 and [len(rows) for rows in batches if len(rows[0][0].input_ids) == 300] == [1]
+    assert batches == make_token_micro_batches(items, 400, packing=False, max_seq_len=512, seed=0)
+
+
 # ------------------------------------------------------------------------------------------------- loss
 
 
@@ -145,6 +160,63 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_model_dirs):
         optimizer.zero_grad()
         losses.append(loss_sum.item() / count)
     assert losses[-1] < 0.6 * losses[0], losses
+
+
+def train_briefly(model, micro_batches, tokenizer, **overrides):
+    settings = dict(learning_rate=1e-2, warmup_ratio=0.0, gradient_accumulation=1, epochs=1, max_steps=-1,
+                    max_grad_norm=1.0, weight_decay=0.0, pad_token_id=tokenizer.pad_token_id, device="cpu", seed=0)
+    return train(model, micro_batches, **{**settings, **overrides})
+
+
+def lora_weights(model):
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def test_out_of_memory_halves_the_micro_batch_and_gives_the_same_result(tiny_model_dirs, capsys):
+    tokenizer = load_tokenizer(tiny_model_dirs["gemma3"])
+    rows = [[item] for item in encoded_records(tokenizer)]
+    micro_batches = [rows[:2], rows[2:]]  # two micro-batches of two rows
+
+    reference_model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    reference = train_briefly(reference_model, micro_batches, tokenizer)
+
+    model = tiny_lora_model(tiny_model_dirs["gemma3"])
+
+    def out_of_memory_above_one_row(module, args, kwargs):
+        if kwargs["input_ids"].shape[0] > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    hook = model.get_base_model().model.register_forward_pre_hook(out_of_memory_above_one_row, with_kwargs=True)
+    recovered = train_briefly(model, micro_batches, tokenizer)
+    hook.remove()
+
+    assert "[memory] out of memory at step 1: micro-batches halved" in capsys.readouterr().out
+    assert recovered.micro_batch_split == 2 and reference.micro_batch_split == 1
+    # Same effective batch, so the same gradients and the same trained adapter.
+    assert [h["loss"] for h in recovered.history] == pytest.approx([h["loss"] for h in reference.history], abs=1e-6)
+    for name, weight in lora_weights(reference_model).items():
+        assert torch.allclose(lora_weights(model)[name], weight, atol=1e-6), name
+
+
+def test_out_of_memory_on_a_single_row_is_a_clear_error(tiny_model_dirs):
+    tokenizer = load_tokenizer(tiny_model_dirs["gemma3"])
+    model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    model.get_base_model().model.register_forward_pre_hook(
+        lambda module, args: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory")))
+    with pytest.raises(KitError, match=r"single row .*--max_seq_len.*CLAUDE_memory_error.md"):
+        train_briefly(model, [[[item]] for item in encoded_records(tokenizer)], tokenizer)
+
+
+def test_gradient_checkpointing_is_switched_on_only_when_memory_is_short(tiny_model_dirs, monkeypatch):
+    from transformers import AutoConfig
+
+    import ftkit.modeling as modeling
+
+    config = AutoConfig.from_pretrained(tiny_model_dirs["gemma3"])  # 2 layers, hidden 64, MLP 128
+    per_token = 2 * (10 * 64 + 4 * 128) * 4
+    monkeypatch.setattr(modeling, "free_memory_bytes", lambda device: 2 * 2 * per_token * 1000)
+    assert not modeling.needs_gradient_checkpointing(config, 1000, "cpu", torch.float32, log=quiet)
+    assert modeling.needs_gradient_checkpointing(config, 1001, "cpu", torch.float32, log=quiet)
 
 
 # ----------------------------------------------------------------------------------------- whole script

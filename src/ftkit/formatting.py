@@ -160,6 +160,33 @@ def make_micro_batches(encoded: list[Encoded], micro_batch_size: int, packing: b
     return [rows[start : start + micro_batch_size] for start in range(0, len(rows), micro_batch_size)]
 
 
+def make_token_micro_batches(encoded: list[Encoded], micro_batch_tokens: int, packing: bool, max_seq_len: int, seed: int):
+    """Micro-batches bounded by tokens rather than by samples, in a seeded random order.
+
+    Memory follows tokens (rows x longest row, padding included), not the number of samples, so a budget in
+    tokens fits long and short samples alike. Rows (packed, or one sample each) are sorted by length and cut
+    into micro-batches whose padded size stays within `micro_batch_tokens` (always at least one row); sorting
+    first keeps the padding of unpacked rows small. The micro-batches are then shuffled.
+    """
+    rows = pack(encoded, max_seq_len) if packing else [[item] for item in encoded]
+    rows.sort(key=row_length)
+    micro_batches, current = [], []
+    for row in rows:
+        # Rows come sorted, so this row is the longest one of the micro-batch if it joins.
+        if current and (len(current) + 1) * row_length(row) > micro_batch_tokens:
+            micro_batches.append(current)
+            current = []
+        current.append(row)
+    if current:
+        micro_batches.append(current)
+    random.Random(seed).shuffle(micro_batches)
+    return micro_batches
+
+
+def row_length(row: list[Encoded]) -> int:
+    return sum(len(item.input_ids) for item in row)
+
+
 def collate(rows: list[list[Encoded]], pad_token_id: int):
     """Tensors for one micro-batch.
 

@@ -5,6 +5,10 @@ Gemma-3's 262,144-token vocabulary those logits dominate both time and memory (a
 fp32 logits, more than the whole 270M model in bf16). Here the decoder runs once, and the output head is applied
 only to the positions that carry a label, in chunks whose logits are recomputed in the backward pass instead
 of being stored. The result equals the stock loss (tests check it); only the cost differs.
+
+On a GPU with Liger installed (`pip install liger-kernel`), Liger's fused linear + cross-entropy Triton kernel
+does the same in one pass (its logits never leave on-chip memory chunks); the pure-PyTorch chunks are the
+fallback everywhere else, the CPU included.
 """
 
 import torch
@@ -42,6 +46,8 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     hidden = hidden[:, :-1][keep]
     targets = targets[keep]
     softcap = getattr(config, "final_logit_softcapping", None)
+    if hidden.is_cuda and liger_fused_cross_entropy() is not None:
+        return liger_fused_cross_entropy()(hidden, head.weight, targets, reduction="sum", softcap=softcap), targets.numel()
     total = hidden.new_zeros((), dtype=torch.float32)
     several_chunks = targets.numel() > chunk_size
     for start in range(0, targets.numel(), chunk_size):
@@ -53,3 +59,12 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
         else:
             total = total + chunk_cross_entropy_sum(*args)
     return total, targets.numel()
+
+
+def liger_fused_cross_entropy():
+    """Liger's fused linear cross-entropy function, or None when liger-kernel (GPU only) is not installed."""
+    try:
+        from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy
+    except ImportError:
+        return None
+    return liger_fused_linear_cross_entropy

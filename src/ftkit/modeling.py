@@ -85,7 +85,7 @@ def load_base_model(model_path: str | Path, device: str, dtype, qlora: bool = Fa
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = dict(dtype=dtype, attn_implementation="sdpa")
+    kwargs = dict(dtype=dtype, attn_implementation=attention_implementation(device, dtype))
     if qlora:
         try:
             import bitsandbytes  # noqa: F401
@@ -97,6 +97,57 @@ def load_base_model(model_path: str | Path, device: str, dtype, qlora: bool = Fa
     if not qlora:
         model.to(device)
     return model
+
+
+def attention_implementation(device: str, dtype) -> str:
+    """FlashAttention-2 on a GPU where the flash-attn package is installed, else PyTorch's SDPA.
+
+    Both keep packed samples apart: with FlashAttention, transformers turns the restarting position ids into
+    variable-length sequences (no padding, no mask); with SDPA it builds the block-diagonal causal mask.
+    """
+    import importlib.util
+
+    import torch
+
+    if device.startswith("cuda") and dtype in (torch.bfloat16, torch.float16) and importlib.util.find_spec("flash_attn"):
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def needs_gradient_checkpointing(config, micro_batch_tokens: int, device: str, dtype, log=print) -> bool:
+    """Whether the activations kept for the backward pass would crowd the free memory (an estimate).
+
+    Recomputing activations costs about a third more time, so it is switched on only where memory needs it.
+    Per token and layer a LoRA step keeps roughly 10 hidden-size and 4 MLP-size vectors (norm, attention and
+    MLP inputs, LoRA inputs); twice that is counted as a margin, and it must fit in half the free memory.
+    """
+    import torch
+
+    bytes_per_value = torch.finfo(dtype).bits // 8
+    per_token = config.num_hidden_layers * (10 * config.hidden_size + 4 * config.intermediate_size) * bytes_per_value
+    needed = 2 * per_token * micro_batch_tokens
+    free = free_memory_bytes(device)
+    if needed > free / 2:
+        log(f"[memory] activations of {micro_batch_tokens} tokens need about {needed / 2**30:.1f} GiB of "
+            f"{free / 2**30:.1f} GiB free: gradient checkpointing on (--gradient_checkpointing false to refuse)")
+        return True
+    return False
+
+
+def free_memory_bytes(device: str) -> int:
+    import torch
+
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info()
+        return free
+    try:
+        with open("/proc/meminfo") as meminfo:  # Linux
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 40  # unknown: assume plenty, the out-of-memory recovery is the safety net
 
 
 def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool, gradient_checkpointing: bool):

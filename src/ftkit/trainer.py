@@ -6,6 +6,7 @@ and its progress line shows what a person waits for (loss, tokens/s, ETA). Every
 the optimizer and schedule from torch/transformers, the adapters from peft.
 """
 
+import gc
 import math
 import random
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .errors import KitError
 from .formatting import collate
 from .loss import label_token_loss_sum
 
@@ -22,9 +24,11 @@ from .loss import label_token_loss_sum
 class TrainResult:
     history: list = field(default_factory=list)  # one dict per optimizer step
     steps: int = 0
-    train_tokens: int = 0
+    train_tokens: int = 0  # real tokens seen (no padding)
+    label_tokens: int = 0  # of which carried a loss
     seconds: float = 0.0
     final_train_loss: float = float("nan")
+    micro_batch_split: int = 1  # > 1 when out-of-memory errors made the trainer cut its micro-batches
 
 
 def plan_steps(num_micro_batches: int, gradient_accumulation: int, epochs: float, max_steps: int) -> int:
@@ -39,8 +43,13 @@ def move(batch: dict, device) -> dict:
 
 
 def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumulation, epochs, max_steps,
-          max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print):
-    """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`)."""
+          max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print,
+          loss_fn=label_token_loss_sum):
+    """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`).
+
+    `loss_fn(model, batch)` returns (loss summed over label tokens, label tokens) and optionally a dict of
+    named parts of that sum (task loss, distillation KL), which are logged per token beside the loss.
+    """
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -58,30 +67,28 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     progress = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True)
     started = time.perf_counter()
     step_iterator = optimizer_steps(micro_batches, gradient_accumulation, order_rng)
+    split = 1  # after an out-of-memory error each micro-batch is cut into this many parts
     for step in range(1, total_steps + 1):
         group = next(step_iterator)
-        batches = [collate(rows, pad_token_id) for rows in group]
         result.train_tokens += sum(len(item.input_ids) for rows in group for row in rows for item in row)
-        # Normalise by the label tokens of the whole optimizer step, so that accumulation gives the same
-        # gradient as one big batch whatever the lengths of the micro-batches.
-        step_label_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
-        loss_sum = 0.0
-        for batch in batches:
-            batch_loss_sum, _ = label_token_loss_sum(model, move(batch, device))
-            (batch_loss_sum / step_label_tokens).backward()
-            loss_sum += batch_loss_sum.item()
+        loss_sum, step_label_tokens, parts, split = gradients_with_oom_recovery(
+            model, optimizer, group, split, pad_token_id, device, step, loss_fn)
+        result.label_tokens += step_label_tokens
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm).item()
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         elapsed = time.perf_counter() - started
         loss = loss_sum / step_label_tokens
-        result.history.append({"step": step, "loss": loss, "learning_rate": scheduler.get_last_lr()[0],
+        parts = {name: value / step_label_tokens for name, value in parts.items()}
+        result.history.append({"step": step, "loss": loss, **parts, "learning_rate": scheduler.get_last_lr()[0],
                                "grad_norm": grad_norm, "tokens": result.train_tokens, "seconds": round(elapsed, 2)})
-        progress.set_postfix(loss=f"{loss:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{result.train_tokens / elapsed:.0f}")
+        progress.set_postfix(loss=f"{loss:.4f}", **{name: f"{value:.4f}" for name, value in parts.items()},
+                             lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{result.train_tokens / elapsed:.0f}")
         progress.update(1)
     progress.close()
     result.steps = total_steps
+    result.micro_batch_split = split
     result.seconds = time.perf_counter() - started
     tail = result.history[-10:]  # the mean of the last steps, less noisy than the last one alone
     result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)
@@ -95,6 +102,72 @@ def optimizer_steps(micro_batches, gradient_accumulation, rng):
         rng.shuffle(order)
         for start in range(0, len(order), gradient_accumulation):
             yield [micro_batches[i] for i in order[start : start + gradient_accumulation]]
+
+
+def gradients_with_oom_recovery(model, optimizer, group, split, pad_token_id, device, step, loss_fn=label_token_loss_sum):
+    """`accumulate_gradients`, retried with micro-batches halved (accumulation doubled) after out-of-memory.
+
+    The effective batch stays the same, so the step's gradient does too; only the memory per forward pass
+    shrinks. The halving is kept for the rest of the run. Returns (loss sum, label tokens, parts, split).
+    """
+    while True:
+        try:
+            return (*accumulate_gradients(model, group, split, pad_token_id, device, loss_fn), split)
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
+            optimizer.zero_grad(set_to_none=True)  # the step is redone from scratch
+            free_memory()
+            if max(len(rows) for rows in group) <= split:
+                raise KitError(
+                    f"out of memory with a micro-batch of a single row ({max_row_tokens(group)} tokens): lower "
+                    "--max_seq_len, add --gradient_checkpointing or --qlora; see CLAUDE_memory_error.md") from None
+            split *= 2
+            tqdm.write(f"[memory] out of memory at step {step}: micro-batches halved and gradient accumulation "
+                       f"doubled ({split}x the planned accumulation), same effective batch; retrying the step")
+
+
+def accumulate_gradients(model, group, split, pad_token_id, device, loss_fn=label_token_loss_sum):
+    """Forward and backward over one optimizer step's micro-batches, each cut into `split` parts.
+
+    Normalised by the label tokens of the whole step, so that accumulation gives the same gradient as one big
+    batch whatever the lengths (and the number) of the micro-batches. Returns (loss sum, label tokens, sums
+    of the loss's named parts).
+    """
+    pieces = [part for rows in group for part in split_rows(rows, split)]
+    batches = [collate(rows, pad_token_id) for rows in pieces]
+    step_label_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    loss_sum, parts = 0.0, {}
+    for batch in batches:
+        batch_loss_sum, _, *batch_parts = loss_fn(model, move(batch, device))
+        (batch_loss_sum / step_label_tokens).backward()
+        loss_sum += batch_loss_sum.item()
+        for name, value in (batch_parts[0] if batch_parts else {}).items():
+            parts[name] = parts.get(name, 0.0) + float(value)
+    return loss_sum, step_label_tokens, parts
+
+
+def split_rows(rows: list, parts: int) -> list[list]:
+    """`rows` cut into at most `parts` consecutive, non-empty pieces of near-equal size."""
+    size = math.ceil(len(rows) / parts)
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def max_row_tokens(group) -> int:
+    return max(sum(len(item.input_ids) for item in row) for rows in group for row in rows)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the CPU allocator's failure (when the kernel lets it fail rather than kill)."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return "can't allocate memory" in str(error) or "not enough memory" in str(error)
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 @torch.no_grad()

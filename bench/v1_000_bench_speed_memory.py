@@ -1,0 +1,311 @@
+"""Speed and memory of our trainer against a stock TRL SFTTrainer run, side by side in one run.
+
+Run:
+    python bench/v1_000_bench_speed_memory.py                 # real Gemma-3 270M, bundled data, 16 steps each
+    python bench/v1_000_bench_speed_memory.py --steps 4       # quicker look
+
+Both runs start from the same base model, LoRA settings (r=16, alpha=32, all linear layers), seed, learning
+rate schedule and data, and take the same number of optimizer steps holding about the same number of samples:
+  baseline  trl.SFTTrainer + peft with TRL's defaults for everything that costs time or memory: batches of
+            8 samples padded to the longest, no packing, full-vocabulary logits on every position,
+            gradient checkpointing on (TRL's default), prompt-completion data so the loss is on the answer;
+  ours      ftkit's trainer with the training script's defaults: packed rows of 512 tokens, no padding and
+            no cross-sample attention, loss head on label tokens only, no gradient checkpointing where memory
+            allows; its gradient accumulation is set so that a step holds as many samples as the baseline's;
+  ours + --gradient_checkpointing: the same with activations recomputed in the backward pass.
+Each run is a child process, so the peak resident memory of one does not hide the other's. Printed and
+written to bench/results/ (JSON and Markdown): non-padding tokens/s, peak memory, final losses (the
+validation loss of both adapters is computed by the same function on the same samples), the ratios
+ours/baseline, and the achieved model FLOP/s against the machine's matmul FLOP/s measured here.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR  # noqa: E402
+
+BASELINE_BATCH_SIZE = 8  # TRL's default per_device_train_batch_size
+RUNS = {  # child name -> column title
+    "baseline": "baseline (TRL SFTTrainer)",
+    "ours": "ours (defaults)",
+    "ours_checkpointing": "ours + --gradient_checkpointing",
+}
+
+
+def parse_args(args=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="base model directory")
+    parser.add_argument("--train-file", default=str(DEFAULT_DATASET_DIR / "train.jsonl"))
+    parser.add_argument("--validation-file", default=str(DEFAULT_DATASET_DIR / "validation.jsonl"))
+    parser.add_argument("--validation-samples", type=int, default=40, help="validation samples for the final loss")
+    parser.add_argument("--steps", type=int, default=16, help="optimizer steps of each run")
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
+    parser.add_argument("--out-dir", default=str(REPO_ROOT / "bench" / "results"))
+    parser.add_argument("--child", choices=list(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--child-output", help=argparse.SUPPRESS)
+    return parser.parse_args(args)
+
+
+# ----------------------------------------------------------------------------------------- child processes
+
+
+def prepare(args):
+    """Device, dtype, tokenizer and the samples both runs train on."""
+    import torch
+
+    from ftkit.base_model import ensure_base_model
+    from ftkit.data import load_samples
+    from ftkit.formatting import ensure_chat_template
+    from ftkit.modeling import load_tokenizer, pick_device, pick_dtype
+
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device, log=lambda _: None)
+    dtype = pick_dtype(device, "auto", log=lambda _: None)
+    model_dir = ensure_base_model(args.model)
+    tokenizer = load_tokenizer(model_dir)
+    ensure_chat_template(tokenizer, log=lambda _: None)
+    train_samples = load_samples(args.train_file)[: args.steps * BASELINE_BATCH_SIZE]
+    validation_samples = load_samples(args.validation_file)[: args.validation_samples]
+    return device, dtype, model_dir, tokenizer, train_samples, validation_samples
+
+
+def new_lora_model(model_dir, device, dtype, seed, gradient_checkpointing):
+    import torch
+
+    from ftkit.modeling import attach_lora, load_base_model
+
+    torch.manual_seed(seed)
+    model = load_base_model(model_dir, device, dtype)
+    return attach_lora(model, 16, 32, 0.0, "all-linear", qlora=False, gradient_checkpointing=gradient_checkpointing)
+
+
+def validation_loss(model, tokenizer, validation_samples, device):
+    """The same measure for both adapters: mean loss per answer token, our label-only evaluation."""
+    from ftkit.formatting import encode_all, make_token_micro_batches
+    from ftkit.trainer import evaluate_loss
+
+    encoded, _ = encode_all(validation_samples, tokenizer, 1024, False, "skip")
+    return evaluate_loss(model, make_token_micro_batches(encoded, 512, True, 512, 0), tokenizer.pad_token_id, device)
+
+
+def run_baseline(args):
+    """Stock TRL SFTTrainer with its defaults; our only settings are the ones both runs must share."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    device, dtype, model_dir, tokenizer, train_samples, validation_samples = prepare(args)
+    records = [{"prompt": s.messages[:-1], "completion": s.messages[-1:]} for s in train_samples]
+    from peft import LoraConfig
+
+    from ftkit.modeling import load_base_model
+
+    model = load_base_model(model_dir, device, dtype)
+    memory_after_load = peak_memory(device)
+    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+    config = SFTConfig(
+        output_dir=tempfile.mkdtemp(prefix="bench-sft-"), max_steps=args.steps, learning_rate=args.learning_rate,
+        lr_scheduler_type="cosine", warmup_steps=0.1, seed=args.seed, save_strategy="no", report_to=[],
+        logging_steps=1, bf16=dtype == torch.bfloat16, use_cpu=device == "cpu", disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(records), processing_class=tokenizer,
+                         peft_config=lora)
+    counted = {"tokens": 0, "label_tokens": 0}
+    collate = trainer.data_collator
+
+    def counting_collator(examples):  # counts the real (non-padding) tokens the trainer is given
+        batch = collate(examples)
+        counted["tokens"] += int(batch["attention_mask"].sum())
+        counted["label_tokens"] += int((batch["labels"][:, 1:] != -100).sum())
+        return batch
+
+    trainer.data_collator = counting_collator  # the dataloader is built in train(), with this collator
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    model = trainer.model
+    return {
+        "name": RUNS["baseline"], "device": device, "dtype": str(dtype), "steps": args.steps,
+        "seconds": seconds, **counted, "final_train_loss": sum(losses[-4:]) / len(losses[-4:]),
+        "validation_loss": validation_loss(model, tokenizer, validation_samples, device),
+        "memory_after_load": memory_after_load, "peak_memory": peak_memory(device),
+        "gradient_checkpointing": config.gradient_checkpointing, "samples_per_step": BASELINE_BATCH_SIZE,
+    }
+
+
+def run_ours(args, gradient_checkpointing=None):
+    """ftkit's trainer with the training script's defaults (packing, 512-token micro-batches)."""
+    from ftkit.formatting import encode_all, make_token_micro_batches
+    from ftkit.modeling import needs_gradient_checkpointing
+    from ftkit.trainer import train
+
+    device, dtype, model_dir, tokenizer, train_samples, validation_samples = prepare(args)
+    encoded, _ = encode_all(train_samples, tokenizer, 512, False, "skip")
+    micro_batches = make_token_micro_batches(encoded, 512, True, 512, args.seed)
+    samples_per_micro_batch = len(encoded) / len(micro_batches)
+    accumulation = max(1, round(BASELINE_BATCH_SIZE / samples_per_micro_batch))
+    from transformers import AutoConfig
+
+    checkpointing = gradient_checkpointing
+    if checkpointing is None:  # the script's automatic choice
+        checkpointing = needs_gradient_checkpointing(AutoConfig.from_pretrained(model_dir), 512, device, dtype, log=lambda _: None)
+    model = new_lora_model(model_dir, device, dtype, args.seed, checkpointing)
+    memory_after_load = peak_memory(device)
+    result = train(model, micro_batches, learning_rate=args.learning_rate, warmup_ratio=0.1,
+                   gradient_accumulation=accumulation, epochs=1, max_steps=args.steps, max_grad_norm=1.0,
+                   weight_decay=0.0, pad_token_id=tokenizer.pad_token_id, device=device, seed=args.seed)
+    tail = result.history[-4:]
+    return {
+        "name": RUNS["ours_checkpointing" if gradient_checkpointing else "ours"], "device": device, "dtype": str(dtype), "steps": result.steps,
+        "seconds": result.seconds, "tokens": result.train_tokens, "label_tokens": result.label_tokens,
+        "final_train_loss": sum(h["loss"] for h in tail) / len(tail),
+        "validation_loss": validation_loss(model, tokenizer, validation_samples, device),
+        "memory_after_load": memory_after_load, "peak_memory": peak_memory(device),
+        "gradient_checkpointing": checkpointing, "samples_per_step": round(samples_per_micro_batch * accumulation, 2),
+    }
+
+
+def peak_memory(device) -> int:
+    """Peak GPU memory allocated on a GPU, else the process's peak resident memory, in bytes."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+# ---------------------------------------------------------------------------------------- the comparison
+
+
+def measured_matmul_flops(device) -> float:
+    """FLOP/s of a large matrix product in the training precision, as this machine runs it now."""
+    import torch
+
+    from ftkit.modeling import pick_dtype
+
+    dtype = pick_dtype(device, "auto", log=lambda _: None)
+    size = 8192 if device == "cuda" else 2048
+    a, b = torch.randn(size, size, dtype=dtype, device=device), torch.randn(size, size, dtype=dtype, device=device)
+    repeats = 20 if device == "cuda" else 5
+    for _ in range(2):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * repeats / (time.perf_counter() - started)
+
+
+def model_flops(run, model_dir) -> float:
+    """Useful FLOPs of a LoRA step on a frozen base, counted the same way for both runs.
+
+    Per real token the decoder costs 2N forward and about 2N backward (gradients of the activations only, the
+    base weights are frozen), N = decoder parameters without the embedding table (a lookup, no product). The
+    output head (hidden x vocabulary) is useful only where a label is: 2·d·V forward + 2·d·V backward per label
+    token. LoRA's own products (under 1%) and the attention scores (about 1% at these lengths) are left out.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    config = getattr(config, "text_config", config)
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    head_dim = getattr(config, "head_dim", None) or hidden // config.num_attention_heads
+    attention = hidden * head_dim * (2 * config.num_attention_heads + 2 * config.num_key_value_heads)
+    mlp = 3 * hidden * config.intermediate_size
+    decoder_parameters = layers * (attention + mlp)
+    return 4 * decoder_parameters * run["tokens"] + 4 * hidden * config.vocab_size * run["label_tokens"]
+
+
+def compare(args):
+    import torch
+
+    from ftkit.modeling import pick_device
+
+    device = pick_device(args.device, log=lambda _: None)
+    runs = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in RUNS:
+            output = Path(scratch) / f"{name}.json"
+            command = [sys.executable, __file__, "--child", name, "--child-output", str(output), *sys.argv[1:]]
+            print(f"[bench] {name} run ({args.steps} steps)...", flush=True)
+            subprocess.run(command, check=True)
+            runs[name] = json.loads(output.read_text())
+    matmul = measured_matmul_flops(device)
+    for run in runs.values():
+        run["tokens_per_second"] = run["tokens"] / run["seconds"]
+        run["model_flops_per_second"] = model_flops(run, args.model) / run["seconds"]
+        run["share_of_matmul_flops"] = run["model_flops_per_second"] / matmul
+    base = runs["baseline"]
+    measures = ("tokens_per_second", "peak_memory", "validation_loss", "final_train_loss")
+    ratios = {name: {measure: run[measure] / base[measure] for measure in measures}
+              for name, run in runs.items() if name != "baseline"}
+    machine = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "matmul_flops_per_second": matmul,
+              "settings": vars(args), "runs": runs, "ratios_ours_over_baseline": ratios}
+    table = markdown_table(report)
+    print(table)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"speed_memory_{device}"
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / f"{stem}.md").write_text(table)
+    print(f"[bench] written to {out_dir / stem}.json and .md")
+    return report
+
+
+def markdown_table(report) -> str:
+    runs, ratios = report["runs"], report["ratios_ours_over_baseline"]
+    memory_kind = "peak GPU memory" if runs["ours"]["device"] == "cuda" else "peak resident memory"
+    rows = [
+        ("tokens/s (non-padding)", lambda r: f"{r['tokens_per_second']:.1f}", "tokens_per_second"),
+        (f"{memory_kind} (GiB)", lambda r: f"{r['peak_memory'] / 2**30:.2f}", "peak_memory"),
+        ("peak memory during model load (GiB)", lambda r: f"{r['memory_after_load'] / 2**30:.2f}", None),
+        ("validation loss (same samples, same measure)", lambda r: f"{r['validation_loss']:.4f}", "validation_loss"),
+        ("train loss, mean of last 4 steps", lambda r: f"{r['final_train_loss']:.4f}", "final_train_loss"),
+        ("optimizer steps", lambda r: str(r["steps"]), None),
+        ("samples per step", lambda r: str(r["samples_per_step"]), None),
+        ("tokens / of which carry loss", lambda r: f"{r['tokens']} / {r['label_tokens']}", None),
+        ("gradient checkpointing", lambda r: str(r["gradient_checkpointing"]), None),
+        ("model FLOP/s (4N per token + head on labels)", lambda r: f"{r['model_flops_per_second'] / 1e9:.1f} G", None),
+        ("share of measured matmul FLOP/s", lambda r: f"{100 * r['share_of_matmul_flops']:.1f}%", None),
+    ]
+    lines = [f"Measured {report['date']} on {report['machine']} ({runs['ours']['dtype'].replace('torch.', '')}); "
+             f"matmul peak measured here: {report['matmul_flops_per_second'] / 1e9:.1f} GFLOP/s", "",
+             "| | " + " | ".join(RUNS[name] for name in RUNS) + " |", "|---" * (len(RUNS) + 1) + "|"]
+    for label, value, measure in rows:
+        cells = [value(runs[name]) + (f" ({ratios[name][measure]:.2f}x)" if measure and name in ratios else "")
+                 for name in RUNS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "(x): ratio to the baseline."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    args = parse_args()
+    if args.child:
+        if args.child == "baseline":
+            run = run_baseline(args)
+        else:
+            run = run_ours(args, gradient_checkpointing=True if args.child == "ours_checkpointing" else None)
+        Path(args.child_output).write_text(json.dumps(run))
+    else:
+        compare(args)
+
+
+if __name__ == "__main__":
+    main()
