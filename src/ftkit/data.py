@@ -124,3 +124,25 @@ def check_messages(messages, where: str) -> list:
     if not any(message["role"] == "assistant" for message in messages):
         raise KitError(f"{where}: chat record has no assistant turn, so there is nothing to learn")
     return [{"role": message["role"], "content": message["content"]} for message in messages]
+
+
+def mix_in(task_samples: list, extra_samples: list, ratio: float, seed: int, source: str = "extra data") -> list:
+    """`task_samples` plus enough of `extra_samples` (drawn with a seed) to make up `ratio` of the mix.
+
+    Used for rehearsal: general data mixed into a narrow task so the model keeps its general skills. When more
+    extra samples are needed than exist, they are repeated (each pass reshuffled).
+    """
+    import random
+
+    if not 0 <= ratio < 1:
+        raise KitError(f"the share of {source} must be at least 0 and below 1, got {ratio}")
+    wanted = round(ratio * len(task_samples) / (1 - ratio))
+    if wanted and not extra_samples:
+        raise KitError(f"{source} has no samples to mix in")
+    rng = random.Random(seed)
+    drawn = []
+    while len(drawn) < wanted:
+        batch = list(extra_samples)
+        rng.shuffle(batch)
+        drawn += batch[: wanted - len(drawn)]
+    return list(task_samples) + drawn

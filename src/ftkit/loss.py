@@ -24,6 +24,19 @@ def decoder_and_head(model):
     return causal_lm.get_decoder(), causal_lm.get_output_embeddings(), causal_lm.config
 
 
+def label_hidden_states(decoder, batch):
+    """Final hidden states at the positions that predict a label, and those labels (position t predicts t+1)."""
+    hidden = decoder(
+        input_ids=batch["input_ids"],
+        attention_mask=batch.get("attention_mask"),
+        position_ids=batch.get("position_ids"),
+        use_cache=False,
+    ).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE_INDEX
+    return hidden[:, :-1][keep], targets[keep]
+
+
 def chunk_cross_entropy_sum(hidden, weight, targets, softcap):
     logits = F.linear(hidden, weight).float()
     if softcap:
@@ -34,17 +47,7 @@ def chunk_cross_entropy_sum(hidden, weight, targets, softcap):
 def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     """Sum of token losses over the labelled positions of `batch`, and how many positions that is."""
     decoder, head, config = decoder_and_head(model)
-    hidden = decoder(
-        input_ids=batch["input_ids"],
-        attention_mask=batch.get("attention_mask"),
-        position_ids=batch.get("position_ids"),
-        use_cache=False,
-    ).last_hidden_state
-    # Position t predicts token t+1.
-    targets = batch["labels"][:, 1:]
-    keep = targets != IGNORE_INDEX
-    hidden = hidden[:, :-1][keep]
-    targets = targets[keep]
+    hidden, targets = label_hidden_states(decoder, batch)
     softcap = getattr(config, "final_logit_softcapping", None)
     if hidden.is_cuda and liger_fused_cross_entropy() is not None:
         return liger_fused_cross_entropy()(hidden, head.weight, targets, reduction="sum", softcap=softcap), targets.numel()

@@ -1,0 +1,55 @@
+"""LoRA fine-tuning that keeps what the base model knew: LwF distillation plus rehearsal.
+
+Run:
+    python src/v1_000_lora_lwf_finetune.py                       # defaults of v1_000_lora_finetune.py, plus LwF
+    python src/v1_000_lora_lwf_finetune.py --distill_lambda 1 --rehearsal_ratio 0.3
+    python src/v1_000_lora_lwf_finetune.py --help
+
+Everything of v1_000_lora_finetune.py holds (flags, defaults, run folder, no checkpoints, --qlora, GPU or CPU);
+this script shows only what differs:
+  - the loss is task cross-entropy + lambda * T^2 * KL(base || fine-tuned) per label token, where the base
+    model is the same model with its adapter switched off (no second copy; see ftkit/distill.py);
+  - general conversations (tmp_docker/dataset/general_rehearsal.jsonl, from chatterbot-corpus) are mixed into
+    the training data so that they make up --rehearsal_ratio of it.
+The progress bar, train_metrics.json and loss_curve.png show the task loss and the KL separately.
+Compare with plain LoRA (forgetting and task metrics): python src/v1_000_compare_forgetting.py
+"""
+
+import functools
+from dataclasses import dataclass, field
+
+import v1_000_lora_finetune as lora_recipe
+from ftkit import DEFAULT_DATASET_DIR
+from ftkit.data import load_samples, mix_in
+from ftkit.distill import lwf_loss_sum
+from ftkit.errors import KitError, exit_on_user_error
+from ftkit.settings import parse_settings
+
+
+@dataclass
+class Settings(lora_recipe.Settings):
+    run_name: str = field(default="lora-lwf", metadata={"help": "suffix of the run folder name"})
+    distill_lambda: float = field(default=0.5, metadata={"help": "weight of the KL term that keeps the base model's next-token distribution (0: plain cross-entropy)"})
+    distill_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of the KL term (the term is scaled by T^2)"})
+    rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": "general data mixed into training; '' for none"})
+    rehearsal_ratio: float = field(default=0.2, metadata={"help": "share of the training mix taken from --rehearsal_file"})
+
+
+@exit_on_user_error
+def main(settings: Settings):
+    if settings.distill_lambda < 0 or settings.distill_temperature <= 0:
+        raise KitError("--distill_lambda must be >= 0 and --distill_temperature > 0")
+    rehearsal = load_samples(settings.rehearsal_file) if settings.rehearsal_file and settings.rehearsal_ratio > 0 else []
+
+    def add_rehearsal(task_samples):
+        mixed = mix_in(task_samples, rehearsal, settings.rehearsal_ratio, settings.seed, source=settings.rehearsal_file)
+        print(f"[data] rehearsal: {len(mixed) - len(task_samples)} general samples mixed into {len(task_samples)} task samples")
+        return mixed
+
+    loss_fn = functools.partial(lwf_loss_sum, distill_lambda=settings.distill_lambda,
+                                temperature=settings.distill_temperature)
+    return lora_recipe.main(settings, mix_training_samples=add_rehearsal, loss_fn=loss_fn)
+
+
+if __name__ == "__main__":
+    main(parse_settings(Settings))
