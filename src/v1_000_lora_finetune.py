@@ -5,14 +5,19 @@ Run:
     python src/v1_000_lora_finetune.py --qlora              # 4-bit NF4 base model (bitsandbytes), LoRA on top
     python src/v1_000_lora_finetune.py --help               # every setting
 
+    python src/v1_000_lora_finetune.py --config src/configs/gemma3_270m_lora.yml   # settings from YAML; flags override
+    python src/v1_000_lora_finetune.py --eval_every 20 --keep best                 # validation while training
+
 Writes one new folder src/output/<date-time>_<run_name>/ holding the adapter (safetensors), the tokenizer with
-its chat template, run.json (settings, versions, data checksums), train_metrics.json and loss_curve.png. No
-intermediate checkpoint is written. The folder appears under its final name only once everything is saved.
-The base model directory is built from the packaged GGUF on first use when it is missing.
+its chat template, config.yml (the resolved settings: --config on it repeats the run), run.json (versions,
+commit, data checksums), train_metrics.json and loss_curve.png. No intermediate checkpoint is written unless
+--save_every asks for one (then --resume continues a killed run). The folder appears under its final name only
+once everything is saved. The base model directory is built from the packaged GGUF on first use when missing.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Optional
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
@@ -25,10 +30,12 @@ from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import (attach_lora, count_parameters, load_base_model, load_tokenizer, needs_gradient_checkpointing,
                             pick_device, pick_dtype)
 from ftkit.reporting import save_loss_curve
-from ftkit.runs import RunFolder, write_json
-from ftkit.settings import check_choice, parse_settings, run_metadata
+from ftkit.checkpoint import RollingCheckpoint
 from ftkit.loss import label_token_loss_sum
+from ftkit.runs import RunFolder, write_json
+from ftkit.settings import check_choice, parse_settings, read_config, run_metadata, save_config
 from ftkit.trainer import evaluate_loss, train
+from ftkit.validation import PeriodicValidation
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Settings:
     epochs: float = field(default=1.0, metadata={"help": "passes over the training data"})
     max_steps: int = field(default=-1, metadata={"help": "number of optimizer steps, overriding --epochs when above 0"})
     learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate (cosine decay after linear warmup)"})
+    min_learning_rate: float = field(default=0.0, metadata={"help": "where the cosine decay ends"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of the steps spent warming up"})
     micro_batch_tokens: int = field(default=0, metadata={"help": "tokens per forward pass, padding included (0: --max_seq_len, one full packed row); memory follows tokens, not samples"})
     gradient_accumulation: int = field(default=1, metadata={"help": "micro-batches per optimizer step (effective batch = micro_batch_tokens x this)"})
@@ -58,7 +66,15 @@ class Settings:
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input (0 by default: on a CPU its random masks cost about a tenth of the step time)"})
     lora_target_modules: str = field(default="all-linear", metadata={"help": "'all-linear' (every linear layer but the output head) or a list such as q_proj,v_proj"})
-    eval_generate: int = field(default=0, metadata={"help": "after training, generate answers for the first N validation samples and record extraction metrics (0: off)"})
+    lora_target_parameters: str = field(default="", metadata={"help": "parameters (not modules) to adapt as well, such as fused MoE experts: mlp.experts.gate_up_proj,mlp.experts.down_proj"})
+    # validation while training
+    eval_every: int = field(default=0, metadata={"help": "compute the validation loss every N optimizer steps (0: only at the end)"})
+    eval_generate: int = field(default=0, metadata={"help": "also generate answers for the first N validation samples and record extraction metrics, at the end and at each --eval_every (0: off)"})
+    early_stopping_patience: int = field(default=0, metadata={"help": "stop when the validation loss has not improved for P evaluations (0: never; needs --eval_every)"})
+    keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best validation loss (kept in memory, no checkpoint)"})
+    # resume (opt-in)
+    save_every: int = field(default=0, metadata={"help": "keep one rolling checkpoint every N steps inside the unfinished run folder, for runtimes that disconnect (0: none)"})
+    resume: str = field(default="", metadata={"help": "continue an interrupted run: its unfinished folder (.incomplete-...) under --output_dir"})
     # hardware
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
@@ -74,8 +90,8 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train).
     """
     started = time.time()
-    check_choice(settings.too_long, ("skip", "truncate"), "too_long")
-    check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
+    settings = settings_of_resumed_run(settings) if settings.resume else settings
+    check_settings(settings)
     device = pick_device(settings.device)
     dtype = pick_dtype(device, settings.precision)
 
@@ -85,6 +101,84 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     ensure_chat_template(tokenizer)
 
     # 2. Data: read and check every record, format with the chat template, mask labels, pack.
+    data = prepare_data(settings, tokenizer, mix_training_samples)
+
+    # 3. Model: base (plain or 4-bit) plus fresh LoRA adapters.
+    model = prepare_model(settings, model_dir, device, dtype)
+
+    # 4. Train, validating as asked, inside a run folder that only becomes visible when complete.
+    run = RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name)
+    checkpoint = RollingCheckpoint(run.path, settings.save_every) if settings.save_every else None
+    try:
+        save_config(replace(settings, resume=""), run.path / "config.yml")  # first: --resume reads it
+        validation = PeriodicValidation(
+            model, data.validation_batches, tokenizer.pad_token_id, device, settings.eval_every,
+            settings.early_stopping_patience, keep_best=settings.keep == "best",
+            generation_metrics=generation_metrics_of(settings, model, tokenizer, data.validation_samples, device))
+        result = train(model, data.train_batches, learning_rate=settings.learning_rate,
+                       warmup_ratio=settings.warmup_ratio, gradient_accumulation=settings.gradient_accumulation,
+                       epochs=settings.epochs, max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
+                       weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
+                       seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
+                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint)
+        best_step = validation.restore_best() if settings.keep == "best" else None
+        final = final_evaluation(settings, model, tokenizer, data, device, validation)
+
+        # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
+        model.save_pretrained(run.path)
+        tokenizer.save_pretrained(run.path)
+        metrics = run_metrics(settings, data, result, final, validation, best_step)
+        write_json(run.path / "train_metrics.json", metrics)
+        data_files = [value for key, value in vars(settings).items() if key.endswith("_file") and value]
+        write_json(run.path / "run.json", run_metadata(settings, data_files))
+        validation_points = [(p["step"], p["validation_loss"]) for p in validation.points]
+        if final["validation_loss"] is not None and not validation_points:
+            validation_points = [(result.steps, final["validation_loss"])]
+        save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
+        if checkpoint:
+            checkpoint.delete()  # finished: only the final adapter remains
+        run_dir = run.finish()
+    except BaseException:
+        if checkpoint and checkpoint.exists():
+            print(f"[stopped] run kept for resuming: python {Path(__file__).name} --resume {run.path}")
+        else:
+            run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
+            print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
+        raise
+
+    # 6. Report.
+    report(settings, data, result, metrics, started, run_dir)
+    return run_dir
+
+
+def settings_of_resumed_run(settings: Settings) -> Settings:
+    """The settings saved in the unfinished run folder given to --resume (other flags are ignored)."""
+    config = Path(settings.resume) / "config.yml"
+    if not config.is_file():
+        raise KitError(f"--resume {settings.resume}: no config.yml there; is it a run started with --save_every?")
+    return replace(type(settings)(**read_config(config, type(settings))), resume=settings.resume)
+
+
+def check_settings(settings: Settings) -> None:
+    check_choice(settings.too_long, ("skip", "truncate"), "too_long")
+    check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
+    check_choice(settings.keep, ("last", "best"), "keep")
+    if settings.keep == "best" and settings.eval_every <= 0:
+        raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
+    if settings.early_stopping_patience and settings.eval_every <= 0:
+        raise KitError("--early_stopping_patience needs --eval_every N")
+
+
+@dataclass
+class PreparedData:
+    train_batches: list
+    validation_batches: list
+    validation_samples: list
+    train_samples: int
+    too_long: dict
+
+
+def prepare_data(settings: Settings, tokenizer, mix_training_samples=None) -> PreparedData:
     train_samples = load_samples(settings.train_file)
     if mix_training_samples:
         train_samples = mix_training_samples(train_samples)
@@ -96,79 +190,88 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         raise KitError(f"{settings.train_file}: no sample left to train on (all over --max_seq_len {settings.max_seq_len}?)")
     micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
     micro_batches = lambda encoded: make_token_micro_batches(encoded, micro_batch_tokens, settings.packing, settings.max_seq_len, settings.seed)
-    train_batches, validation_batches = micro_batches(train_encoded), micro_batches(validation_encoded)
-    print(f"[data] {len(train_encoded)} training samples in {len(train_batches)} micro-batches, "
+    data = PreparedData(micro_batches(train_encoded), micro_batches(validation_encoded), validation_samples,
+                        len(train_encoded), {"train": train_too_long, "validation": validation_too_long})
+    print(f"[data] {len(train_encoded)} training samples in {len(data.train_batches)} micro-batches, "
           f"{len(validation_encoded)} validation samples")
+    return data
 
-    # 3. Model: base (plain or 4-bit) plus fresh LoRA adapters.
+
+def prepare_model(settings: Settings, model_dir, device, dtype):
     import torch
 
     torch.manual_seed(settings.seed)
     model = load_base_model(model_dir, device, dtype, settings.qlora)
     checkpointing = settings.gradient_checkpointing
     if checkpointing is None:
+        micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
         checkpointing = needs_gradient_checkpointing(model.config, micro_batch_tokens, device, dtype)
-    model = attach_lora(model, settings.lora_r, settings.lora_alpha, settings.lora_dropout,
-                        settings.lora_target_modules, settings.qlora, checkpointing)
+    model = attach_lora(model, settings.lora_r, settings.lora_alpha, settings.lora_dropout, settings.lora_target_modules,
+                        settings.qlora, checkpointing, target_parameters=settings.lora_target_parameters)
     trainable, total = count_parameters(model)
-    print(f"[model] {model_dir.name} on {device}, {str(dtype).replace('torch.', '')}{', 4-bit NF4 base' if settings.qlora else ''}: "
+    print(f"[model] {Path(model_dir).name} on {device}, {str(dtype).replace('torch.', '')}{', 4-bit NF4 base' if settings.qlora else ''}: "
           f"training {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%)")
+    return model
 
-    # 4. Train, then measure the validation loss, inside a run folder that only becomes visible when complete.
-    run = RunFolder(settings.output_dir, settings.run_name)
-    try:
-        result = train(model, train_batches, learning_rate=settings.learning_rate, warmup_ratio=settings.warmup_ratio,
-                       gradient_accumulation=settings.gradient_accumulation, epochs=settings.epochs,
-                       max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
-                       weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
-                       seed=settings.seed, loss_fn=loss_fn)
-        validation_loss = evaluate_loss(model, validation_batches, tokenizer.pad_token_id, device) if validation_batches else None
-        generation_metrics = None
-        if settings.eval_generate > 0 and validation_samples:
-            conversations, references = prompts_and_references(validation_samples[: settings.eval_generate])
-            answers = generate_answers(model, tokenizer, conversations, device=device, desc="eval-generate")
-            generation_metrics = extraction_metrics(answers, references)
 
-        # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
-        model.save_pretrained(run.path)
-        tokenizer.save_pretrained(run.path)
-        metrics = {
-            "final_train_loss": result.final_train_loss,
-            "validation_loss": validation_loss,
-            "optimizer_steps": result.steps,
-            "train_tokens": result.train_tokens,
-            "train_seconds": round(result.seconds, 1),
-            "tokens_per_second": round(result.train_tokens / max(result.seconds, 1e-9), 1),
-            "train_samples": len(train_encoded),
-            "micro_batch_split_after_out_of_memory": result.micro_batch_split,
-            "generation_metrics": generation_metrics,
-            "samples_over_max_seq_len": {"train": train_too_long, "validation": validation_too_long, "action": settings.too_long},
-            "history": result.history,
-        }
-        write_json(run.path / "train_metrics.json", metrics)
-        data_files = [value for key, value in vars(settings).items() if key.endswith("_file") and value]
-        write_json(run.path / "run.json", run_metadata(settings, data_files))
-        validation_points = [(result.steps, validation_loss)] if validation_loss is not None else None
-        save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
-        run_dir = run.finish()
-    except BaseException:
-        run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
-        print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
-        raise
+def generation_metrics_of(settings: Settings, model, tokenizer, validation_samples, device):
+    """A function measuring extraction metrics on the first --eval_generate validation samples, or None."""
+    if settings.eval_generate <= 0 or not validation_samples:
+        return None
+    conversations, references = prompts_and_references(validation_samples[: settings.eval_generate])
 
-    # 6. Report.
-    if train_too_long or validation_too_long:
-        print(f"[data] {train_too_long + validation_too_long} samples were longer than --max_seq_len "
-              f"{settings.max_seq_len} and were {'skipped' if settings.too_long == 'skip' else 'truncated'}")
+    def measure() -> dict:
+        was_training = model.training
+        model.eval()
+        answers = generate_answers(model, tokenizer, conversations, device=device, desc="eval-generate")
+        model.train(was_training)
+        return extraction_metrics(answers, references)
+
+    return measure
+
+
+def final_evaluation(settings: Settings, model, tokenizer, data: PreparedData, device, validation) -> dict:
+    """Validation loss and (with --eval_generate) generation metrics of the adapter that will be saved."""
+    validation_loss = evaluate_loss(model, data.validation_batches, tokenizer.pad_token_id, device) if data.validation_batches else None
+    measure = validation.generation_metrics
+    return {"validation_loss": validation_loss, "generation_metrics": measure() if measure else None}
+
+
+def run_metrics(settings: Settings, data: PreparedData, result, final: dict, validation, best_step) -> dict:
+    return {
+        "final_train_loss": result.final_train_loss,
+        "validation_loss": final["validation_loss"],
+        "optimizer_steps": result.steps,
+        "train_tokens": result.train_tokens,
+        "train_seconds": round(result.seconds, 1),
+        "tokens_per_second": round(result.train_tokens / max(result.seconds, 1e-9), 1),
+        "train_samples": data.train_samples,
+        "micro_batch_split_after_out_of_memory": result.micro_batch_split,
+        "generation_metrics": final["generation_metrics"],
+        "validation_during_training": validation.points,
+        "kept": {"which": settings.keep, "step": best_step if best_step is not None else result.steps},
+        "samples_over_max_seq_len": {**data.too_long, "action": settings.too_long},
+        "history": result.history,
+    }
+
+
+def report(settings: Settings, data: PreparedData, result, metrics: dict, started: float, run_dir) -> None:
+    too_long = data.too_long["train"] + data.too_long["validation"]
+    if too_long:
+        print(f"[data] {too_long} samples were longer than --max_seq_len {settings.max_seq_len} and were "
+              f"{'skipped' if settings.too_long == 'skip' else 'truncated'}")
+    validation_loss = metrics["validation_loss"]
     shown_validation = f"{validation_loss:.4f}" if validation_loss is not None else "n/a"
-    print(f"[done] train loss {result.final_train_loss:.4f}, validation loss {shown_validation}, "
-          f"{result.steps} steps in {result.seconds / 60:.1f} min ({metrics['tokens_per_second']:.0f} tokens/s); "
+    kept = metrics["kept"]
+    print(f"[done] train loss {result.final_train_loss:.4f}, validation loss {shown_validation} "
+          f"(adapter of step {kept['step']}, --keep {kept['which']}), {result.steps} steps in "
+          f"{result.seconds / 60:.1f} min ({metrics['tokens_per_second']:.0f} tokens/s); "
           f"total {(time.time() - started) / 60:.1f} min")
-    if generation_metrics:
-        print("[done] generation metrics on " f"{generation_metrics['samples']} validation samples: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in generation_metrics.items() if isinstance(v, float)))
+    generation = metrics["generation_metrics"]
+    if generation:
+        print(f"[done] generation metrics on {generation['samples']} validation samples: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in generation.items() if isinstance(v, float)))
     print(f"[done] adapter saved to {run_dir}")
-    return run_dir
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import v1_000_lora_finetune as finetune
 from ftkit.data import Sample, load_samples
 from ftkit.errors import KitError
 from ftkit.formatting import (IGNORE_INDEX, Encoded, collate, encode_all, encode_sample, ensure_chat_template,
-                              make_token_micro_batches, pack)
+                              make_micro_batches, make_token_micro_batches, pack)
 from ftkit.loss import label_token_loss_sum
 from ftkit.modeling import attach_lora, load_base_model, load_tokenizer
 from ftkit.trainer import train
@@ -104,6 +104,8 @@ def test_token_micro_batches_respect_the_budget_and_keep_every_sample():
     # Short samples share a micro-batch; a long one stays alone: tokens bound the batch, not a sample count.
     assert max(len(rows) for rows in batches) >= 4 and [len(rows) for rows in batches if len(rows[0][0].input_ids) == 300] == [1]
     assert batches == make_token_micro_batches(items, 400, packing=False, max_seq_len=512, seed=0)
+    # Packed, with a budget of one row: one packed row per micro-batch, in the order of the earlier releases.
+    assert make_token_micro_batches(items, 512, True, 512, seed=3) == make_micro_batches(items, 1, True, 512, seed=3)
 
 
 # ------------------------------------------------------------------------------------------------- loss

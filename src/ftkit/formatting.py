@@ -164,22 +164,28 @@ def make_token_micro_batches(encoded: list[Encoded], micro_batch_tokens: int, pa
     """Micro-batches bounded by tokens rather than by samples, in a seeded random order.
 
     Memory follows tokens (rows x longest row, padding included), not the number of samples, so a budget in
-    tokens fits long and short samples alike. Rows (packed, or one sample each) are sorted by length and cut
-    into micro-batches whose padded size stays within `micro_batch_tokens` (always at least one row); sorting
-    first keeps the padding of unpacked rows small. The micro-batches are then shuffled.
+    tokens fits long and short samples alike; a micro-batch always holds at least one row.
+    Packed rows are nearly full, so they are shuffled and taken in that order (with a budget of one row this is
+    exactly one packed row per micro-batch). Unpacked rows (one sample each) are sorted by length before they
+    are cut, which keeps padding small, and the micro-batches are shuffled afterwards.
     """
-    rows = pack(encoded, max_seq_len) if packing else [[item] for item in encoded]
-    rows.sort(key=row_length)
-    micro_batches, current = [], []
+    rng = random.Random(seed)
+    if packing:
+        rows = pack(encoded, max_seq_len)
+        rng.shuffle(rows)
+    else:
+        rows = sorted(([item] for item in encoded), key=row_length)
+    micro_batches, current, longest = [], [], 0
     for row in rows:
-        # Rows come sorted, so this row is the longest one of the micro-batch if it joins.
-        if current and (len(current) + 1) * row_length(row) > micro_batch_tokens:
+        if current and (len(current) + 1) * max(longest, row_length(row)) > micro_batch_tokens:
             micro_batches.append(current)
-            current = []
+            current, longest = [], 0
         current.append(row)
+        longest = max(longest, row_length(row))
     if current:
         micro_batches.append(current)
-    random.Random(seed).shuffle(micro_batches)
+    if not packing:
+        rng.shuffle(micro_batches)
     return micro_batches
 
 

@@ -150,8 +150,13 @@ def free_memory_bytes(device: str) -> int:
     return 1 << 40  # unknown: assume plenty, the out-of-memory recovery is the safety net
 
 
-def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool, gradient_checkpointing: bool):
-    """Wrap the model with fresh LoRA adapters; only they are trained."""
+def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool, gradient_checkpointing: bool,
+                target_parameters: str = ""):
+    """Wrap the model with fresh LoRA adapters; only they are trained.
+
+    `target_parameters` names parameters rather than modules (peft's `target_parameters`), for layers that are
+    not nn.Linear, such as the fused expert weights of Mixture-of-Experts models in transformers 5.
+    """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if qlora:
@@ -161,7 +166,9 @@ def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, 
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     targets = parse_target_modules(target_modules)
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, task_type="CAUSAL_LM")
+    parameters = [name.strip() for name in target_parameters.split(",") if name.strip()] or None
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+                        target_parameters=parameters, task_type="CAUSAL_LM")
     return get_peft_model(model, config)
 
 

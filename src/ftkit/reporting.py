@@ -16,13 +16,26 @@ def save_loss_curve(history: list, path: Path, validation_points: list | None = 
     axis.plot(steps, losses, color="tab:blue", alpha=0.35, linewidth=1, label="train loss (per step)")
     axis.plot(steps, moving_average(losses, window=max(1, len(losses) // 20)), color="tab:blue", linewidth=2,
               label="train loss (smoothed)")
+    if "task_loss" in history[0]:  # a loss made of parts (distillation): show the task part beside the total
+        task = [h["task_loss"] for h in history]
+        axis.plot(steps, moving_average(task, window=max(1, len(task) // 20)), color="tab:green", linewidth=2,
+                  label="task cross-entropy (smoothed)")
+    if "distill_kl" in history[0]:  # on its own scale: the KL is often ten times smaller than the loss
+        kl_axis = axis.twinx()
+        kl = [h["distill_kl"] for h in history]
+        kl_axis.plot(steps, moving_average(kl, window=max(1, len(kl) // 20)), color="tab:red", linewidth=2,
+                     label="KL(base || fine-tuned) (smoothed, right axis)")
+        kl_axis.set_ylabel("KL per label token")
     for point_index, (step, loss) in enumerate(validation_points or []):
         axis.scatter([step], [loss], color="tab:orange", zorder=3, label="validation loss" if point_index == 0 else None)
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("loss per label token")
     axis.set_title(title)
     axis.grid(alpha=0.3)
-    axis.legend()
+    if "distill_kl" in history[0]:
+        figure.legend(loc="upper right", bbox_to_anchor=(0.9, 0.9))  # gathers both axes' lines
+    else:
+        axis.legend()
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -36,3 +49,29 @@ def moving_average(values: list, window: int) -> list:
             total -= values[index - window]
         smoothed.append(total / min(index + 1, window))
     return smoothed
+
+
+def save_sweep_curves(results: list, path: Path) -> None:
+    """Smoothed training loss of every run of a sweep in one picture, validation points in the same colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(9, 5), dpi=120)
+    for index, result in enumerate(results):
+        colour = f"C{index % 10}"
+        steps = [h["step"] for h in result["history"]]
+        losses = [h["loss"] for h in result["history"]]
+        axis.plot(steps, moving_average(losses, window=max(1, len(losses) // 20)), color=colour, linewidth=1.8,
+                  label=result["name"])
+        for step, loss in result.get("validation_points") or []:
+            axis.scatter([step], [loss], color=colour, marker="o", edgecolors="black", zorder=3)
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("train loss per label token (smoothed); dots: validation")
+    axis.grid(alpha=0.3)
+    if results:
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

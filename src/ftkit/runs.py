@@ -24,6 +24,16 @@ class RunFolder:
         self.path = self.output_root / f"{INCOMPLETE_PREFIX}{self.name}"
         self.path.mkdir()
 
+    @classmethod
+    def adopt(cls, path: str | Path) -> "RunFolder":
+        """An unfinished run folder left by an interrupted run, to be continued (`--resume`)."""
+        path = Path(path)
+        if not path.is_dir() or not path.name.startswith(INCOMPLETE_PREFIX):
+            raise KitError(f"--resume {path}: expected an unfinished run folder ({INCOMPLETE_PREFIX}<date-time>_<name>)")
+        folder = cls.__new__(cls)
+        folder.output_root, folder.path, folder.name = path.parent, path, path.name[len(INCOMPLETE_PREFIX):]
+        return folder
+
     def finish(self) -> Path:
         """Give the folder its final name; a run of the same second gets a suffix rather than overwriting."""
         final = self.output_root / self.name

@@ -1,6 +1,8 @@
 """Settings as dataclasses: parsed from the command line by transformers' HfArgumentParser, saved with each run."""
 
 import argparse
+import dataclasses
+import difflib
 import hashlib
 import platform
 import subprocess
@@ -12,21 +14,116 @@ from .errors import KitError
 
 
 def parse_settings(settings_class, args=None, positional: str | None = None):
-    """Parse `--flag value` options into `settings_class`; `--help` lists every field with its help text.
+    """Parse `--flag value` options, and `--config FILE.yml`, into `settings_class`.
 
-    Flags accept both `--learning_rate` and `--learning-rate`. `positional` names a field that may also be
-    given without its flag (the prompt of the inference script).
+    Values come from the dataclass defaults, then the YAML file, then the command line, each overriding the one
+    before (TRL's `TrlParser` does the merging). The file is checked first: an unknown key, a wrong type or bad
+    YAML ends the program with one line naming the file, the line and the key, and exit status 2. `--help` lists every field with its help
+    text. Flags accept both `--learning_rate` and `--learning-rate`. `positional` names a field that may also
+    be given without its flag (the prompt of the inference script).
     """
-    from transformers import HfArgumentParser
+    from trl import TrlParser
 
+    args = list(sys.argv[1:] if args is None else args)
     doc = (sys.modules[settings_class.__module__].__doc__ or "").strip()
-    parser = HfArgumentParser(settings_class, description=doc, formatter_class=HelpFormatter)
+    parser = TrlParser(settings_class, description=doc, formatter_class=HelpFormatter)
+    parser.add_argument("--config", metavar="FILE.yml", help="YAML file of settings; flags given here override it")
     if positional:
         parser.add_argument("positional_value", nargs="?", metavar=positional.upper(), help=f"same as --{positional}")
+    try:
+        config_path = pop_config_path(args)
+        if config_path:
+            parser.set_defaults_with_config(**read_config(config_path, settings_class))
+    except KitError as error:  # before main() starts, so exit here the way exit_on_user_error does
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     settings, *extra = parser.parse_args_into_dataclasses(args=args)
     if positional and extra and extra[0].positional_value is not None:
         setattr(settings, positional, extra[0].positional_value)
     return settings
+
+
+def pop_config_path(args: list) -> str | None:
+    """Remove `--config PATH` (or `--config=PATH`) from `args` and return PATH."""
+    for index, arg in enumerate(args):
+        if arg == "--config":
+            if index + 1 >= len(args):
+                raise KitError("--config needs a file: --config run.yml")
+            path = args[index + 1]
+            del args[index : index + 2]
+            return path
+        if arg.startswith("--config="):
+            del args[index]
+            return arg.split("=", 1)[1]
+    return None
+
+
+def read_config(path: str | Path, settings_class) -> dict:
+    """The settings of a YAML file, checked against `settings_class`; KitError names file, line and key."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise KitError(f"config file not found: {path}")
+    try:
+        document = yaml.compose(path.read_text(encoding="utf-8"))
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise KitError(f"{where}: malformed YAML: {getattr(error, 'problem', None) or error}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise KitError(f"{path}: expected a mapping of settings (key: value lines), got {type(values).__name__}")
+    lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in document.value}
+    fields = {f.name: f for f in dataclasses.fields(settings_class)}
+    checked = {}
+    for key, value in values.items():
+        where = f"{path}:{lines.get(key, '?')}"
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise KitError(f"{where}: unknown setting '{key}'{hint}; see --help for the settings")
+        checked[key] = check_type(value, fields[key], where)
+    return checked
+
+
+def check_type(value, field, where: str):
+    """`value` as the field's type (int, float, str, bool or Optional[bool]), or a KitError saying what was expected."""
+    expected = field.type.__name__ if isinstance(field.type, type) else str(field.type).replace("typing.", "")
+    if expected in ("Optional[bool]", "bool | None") and (value is None or isinstance(value, bool)):
+        return value
+    if expected == "bool" and isinstance(value, bool):
+        return value
+    if expected == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if expected == "float" and not isinstance(value, bool):
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:  # YAML 1.1 reads 5e-4 (no dot) as text
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    if expected == "str":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return ",".join(value)  # lists such as target modules may be written as YAML lists
+    shown = {"Optional[bool]": "true, false or null", "bool | None": "true, false or null", "bool": "true or false",
+             "int": "a whole number", "float": "a number", "str": "text"}.get(expected, expected)
+    raise KitError(f"{where}: '{field.name}' is {value!r}, expected {shown}")
+
+
+def save_config(settings, path: Path) -> None:
+    """The fully resolved settings as YAML: `--config` on this file repeats the run."""
+    import yaml
+
+    from .runs import write_text_atomic
+
+    values = {key: str(value) if isinstance(value, Path) else value for key, value in asdict(settings).items()}
+    header = "# resolved settings of this run; repeat it with: --config <this file>\n"
+    write_text_atomic(path, header + yaml.safe_dump(values, sort_keys=False, allow_unicode=True))
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

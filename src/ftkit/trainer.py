@@ -44,11 +44,14 @@ def move(batch: dict, device) -> dict:
 
 def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumulation, epochs, max_steps,
           max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print,
-          loss_fn=label_token_loss_sum):
+          loss_fn=label_token_loss_sum, after_step=None, checkpoint=None):
     """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`).
 
     `loss_fn(model, batch)` returns (loss summed over label tokens, label tokens) and optionally a dict of
     named parts of that sum (task loss, distillation KL), which are logged per token beside the loss.
+    `after_step(step)` runs after each optimizer step (validation, say) and returns True to stop early.
+    `checkpoint` (a RollingCheckpoint) saves the whole training state every few steps and, when it holds one,
+    resumes from it; without it nothing is written to disk.
     """
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
@@ -63,12 +66,17 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     )
     result = TrainResult()
     model.train()
-    order_rng = random.Random(seed)
-    progress = tqdm(total=total_steps, desc="train", unit="step", dynamic_ncols=True)
-    started = time.perf_counter()
-    step_iterator = optimizer_steps(micro_batches, gradient_accumulation, order_rng)
+    step_iterator = optimizer_steps(micro_batches, gradient_accumulation, random.Random(seed))
     split = 1  # after an out-of-memory error each micro-batch is cut into this many parts
-    for step in range(1, total_steps + 1):
+    first_step = 1
+    if checkpoint is not None and checkpoint.exists():
+        first_step, split = checkpoint.restore(model, optimizer, scheduler, result, after_step)
+        for _ in range(first_step - 1):  # the data order is seeded: skip the groups already trained on
+            next(step_iterator)
+        log(f"[resume] continuing at step {first_step} of {total_steps}")
+    progress = tqdm(total=total_steps, initial=first_step - 1, desc="train", unit="step", dynamic_ncols=True)
+    started = time.perf_counter() - result.seconds
+    for step in range(first_step, total_steps + 1):
         group = next(step_iterator)
         result.train_tokens += sum(len(item.input_ids) for rows in group for row in rows for item in row)
         loss_sum, step_label_tokens, parts, split = gradients_with_oom_recovery(
@@ -86,9 +94,13 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
         progress.set_postfix(loss=f"{loss:.4f}", **{name: f"{value:.4f}" for name, value in parts.items()},
                              lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{result.train_tokens / elapsed:.0f}")
         progress.update(1)
+        result.steps, result.seconds, result.micro_batch_split = step, elapsed, split
+        stop = bool(after_step and after_step(step))
+        if checkpoint is not None and checkpoint.due(step) and step < total_steps and not stop:
+            checkpoint.save(step, split, model, optimizer, scheduler, result, after_step)
+        if stop:
+            break
     progress.close()
-    result.steps = total_steps
-    result.micro_batch_split = split
     result.seconds = time.perf_counter() - started
     tail = result.history[-10:]  # the mean of the last steps, less noisy than the last one alone
     result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)

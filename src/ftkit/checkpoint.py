@@ -1,0 +1,69 @@
+"""Opt-in rolling checkpoint, for runtimes that disconnect (notebooks, preemptible machines).
+
+By default the kit writes no intermediate checkpoint. With `--save_every N` a run keeps exactly one,
+`checkpoint.pt`, inside its unfinished run folder: the LoRA weights, optimizer and scheduler states, random
+number generator states, the step reached (the data order is seeded, so the step is the position in the data),
+the loss history and the validation state. It is written to a temporary file and renamed over the old one, so a
+kill at any moment leaves either the old or the new checkpoint whole. It is deleted when the run finishes.
+"""
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class RollingCheckpoint:
+    def __init__(self, run_dir: str | Path, every: int):
+        self.path = Path(run_dir) / CHECKPOINT_FILE
+        self.every = every
+
+    def due(self, step: int) -> bool:
+        return self.every > 0 and step % self.every == 0
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, step, split, model, optimizer, scheduler, result, validation=None) -> None:
+        state = {
+            "step": step,
+            "micro_batch_split": split,
+            "adapter": {name: p.detach().cpu() for name, p in model.named_parameters() if p.requires_grad},
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "result": asdict(result),
+            "validation": validation.state_dict() if hasattr(validation, "state_dict") else None,
+        }
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with open(temporary, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before it replaces the old one
+        os.replace(temporary, self.path)
+
+    def restore(self, model, optimizer, scheduler, result, validation=None) -> tuple[int, int]:
+        """Load the checkpoint into the given objects; returns (next step, micro-batch split)."""
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name in state["adapter"]:
+                    parameter.copy_(state["adapter"][name])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        for key, value in state["result"].items():
+            setattr(result, key, value)
+        if state["validation"] is not None and hasattr(validation, "load_state_dict"):
+            validation.load_state_dict(state["validation"])
+        return state["step"] + 1, state["micro_batch_split"]
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.path.with_name(self.path.name + ".tmp").unlink(missing_ok=True)

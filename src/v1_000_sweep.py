@@ -1,0 +1,222 @@
+"""Sweep training settings: a grid (or N random picks from it), one run folder per point, ranked side by side.
+
+Run:
+    python src/v1_000_sweep.py --grid "learning_rate=5e-5,1e-4,2e-4 lora_r=16,32"
+    python src/v1_000_sweep.py --sweep_file src/configs/sweep_lr_rank.yml --random 4
+    python src/v1_000_sweep.py --grid "learning_rate=1e-4,5e-4" --metric name_set_f1 --base_config run.yml
+
+Each point is a normal run of --script (default: v1_000_lora_finetune.py), started as its own process with a
+config file made of --base_config, the sweep file's `base:` settings and the point's values, one after the
+other (one per GPU at a time when there are several). Runs go to src/output/<date-time>_sweep/runs/. After
+each run the sweep folder gets sweep.md and sweep.csv (runs ranked by --metric: validation_loss, lower is
+better, or a generation metric such as name_set_f1, higher is better, which needs eval_generate in the run
+settings) and loss_curves.png. A failed run is listed with its error and the sweep goes on; Ctrl-C stops after
+saving the table of the finished runs. The config path of the best run is printed at the end.
+"""
+
+import csv
+import importlib.util
+import io
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
+from ftkit.errors import KitError, exit_on_user_error
+from ftkit.reporting import save_sweep_curves
+from ftkit.runs import finished_runs, write_text_atomic
+from ftkit.settings import check_type, parse_settings, read_config
+
+
+@dataclass
+class Settings:
+    grid: str = field(default="", metadata={"help": "values to sweep: 'name=v1,v2 name2=v3,v4' (added to those of --sweep_file)"})
+    sweep_file: str = field(default="", metadata={"help": "YAML with `grid:` (name: [values]) and optionally `base:` (settings of every run)"})
+    base_config: str = field(default="", metadata={"help": "YAML config of the training script, shared by every run"})
+    script: str = field(default=str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), metadata={"help": "training script to run"})
+    random: int = field(default=0, metadata={"help": "run N points drawn from the grid instead of all of it (0: all)"})
+    metric: str = field(default="validation_loss", metadata={"help": "ranking measure: validation_loss or a generation metric (name_set_f1, ...)"})
+    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "the sweep folder is made here"})
+    seed: int = field(default=0, metadata={"help": "seed of --random"})
+
+
+def training_settings_class(script: str):
+    """The Settings dataclass of a training script, to check the sweep's names and values before any run."""
+    path = Path(script)
+    if not path.is_file():
+        raise KitError(f"--script {script}: file not found")
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Settings
+
+
+def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
+    """(base settings, {name: [values]}) from --sweep_file and --grid, each value checked against the script."""
+    import yaml
+
+    base, grid = {}, {}
+    if settings.sweep_file:
+        content = yaml.safe_load(Path(settings.sweep_file).read_text(encoding="utf-8")) or {}
+        unknown = set(content) - {"base", "grid"}
+        if unknown:
+            raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; expected 'base' and 'grid'")
+        base = dict(content.get("base") or {})
+        grid = {name: values if isinstance(values, list) else [values] for name, values in (content.get("grid") or {}).items()}
+    for item in settings.grid.replace(";", " ").split():
+        name, _, values = item.partition("=")
+        if not values:
+            raise KitError(f"--grid: '{item}' should look like name=value1,value2")
+        grid[name] = [yaml.safe_load(value) for value in values.split(",")]
+    if not grid:
+        raise KitError("nothing to sweep: give --grid 'name=v1,v2' or a --sweep_file with a grid")
+    known = {f.name: f for f in fields(settings_class)}
+    source = settings.sweep_file or "--grid"
+    for name in [*base, *grid]:
+        if name not in known:
+            raise KitError(f"{source}: unknown setting '{name}' for {Path(settings.script).name}")
+    # Checked and converted as the script will read them (YAML reads 5e-4 as text, say).
+    base = {name: check_type(value, known[name], source) for name, value in base.items()}
+    grid = {name: [check_type(value, known[name], source) for value in values] for name, values in grid.items()}
+    return base, grid
+
+
+def grid_points(grid: dict, count: int, seed: int) -> list[dict]:
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if 0 < count < len(points):
+        points = random.Random(seed).sample(points, count)
+    return points
+
+
+def point_name(index: int, point: dict) -> str:
+    short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout"}
+    return f"{index:02d}_" + "_".join(f"{short.get(k, k)}{v}" for k, v in point.items())
+
+
+def launch(settings: Settings, config_path: Path, log_path: Path, gpu: str | None):
+    env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
+    log = open(log_path, "w", encoding="utf-8")
+    return subprocess.Popen([sys.executable, settings.script, "--config", str(config_path)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env), log
+
+
+def outcome(run_root: Path, log_path: Path, returncode: int, metric: str) -> dict:
+    """Status, metric, losses and config of a finished (or failed) run."""
+    runs = finished_runs(run_root)
+    if returncode != 0 or not runs:
+        lines = [line for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("error:")]
+        return {"status": "failed", "error": (errors or lines or ["no output"])[-1][:300]}
+    run_dir = runs[-1]
+    metrics = json.loads((run_dir / "train_metrics.json").read_text(encoding="utf-8"))
+    value = metrics.get(metric)
+    if value is None:
+        value = (metrics.get("generation_metrics") or {}).get(metric)
+    return {"status": "ok", metric: value, "validation_loss": metrics["validation_loss"],
+            "final_train_loss": metrics["final_train_loss"], "run_dir": str(run_dir),
+            "config": str(run_dir / "config.yml"), "history": metrics["history"],
+            "validation_points": [(p["step"], p["validation_loss"]) for p in metrics.get("validation_during_training") or []]}
+
+
+def ranked(results: list[dict], metric: str) -> list[dict]:
+    lower_is_better = "loss" in metric
+    scored = [r for r in results if r["status"] == "ok" and r.get(metric) is not None]
+    scored.sort(key=lambda r: r[metric] if lower_is_better else -r[metric])
+    return scored + [r for r in results if r not in scored]
+
+
+def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str) -> None:
+    columns = ["rank", "name", *grid, "status", metric, "validation_loss", "final_train_loss", "config", "error"]
+    rows = []
+    for rank, result in enumerate(ranked(results, metric), start=1):
+        ok = result["status"] == "ok" and result.get(metric) is not None
+        rows.append({"rank": rank if ok else "", "name": result["name"], **result["point"], "status": result["status"],
+                     **{key: result.get(key, "") for key in (metric, "validation_loss", "final_train_loss", "config", "error")}})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(sweep_dir / "sweep.csv", buffer.getvalue())
+    shown = lambda value: f"{value:.4f}" if isinstance(value, float) else str(value)
+    lines = [f"Ranked by {metric} ({'lower' if 'loss' in metric else 'higher'} is better).", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(shown(row.get(c, "")) for c in columns) + " |" for row in rows]
+    write_text_atomic(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
+    save_sweep_curves([r for r in results if r["status"] == "ok"], sweep_dir / "loss_curves.png")
+
+
+@exit_on_user_error
+def main(settings: Settings):
+    import yaml
+
+    settings_class = training_settings_class(settings.script)
+    base = read_config(settings.base_config, settings_class) if settings.base_config else {}
+    file_base, grid = read_grid(settings, settings_class)
+    base.update(file_base)
+    points = grid_points(grid, settings.random, settings.seed)
+    sweep_dir = Path(settings.output_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}_sweep"
+    sweep_dir.mkdir(parents=True)
+    print(f"[sweep] {len(points)} runs of {Path(settings.script).name} over {', '.join(grid)} -> {sweep_dir}")
+
+    gpus = gpu_ids()
+    pending = list(enumerate(points, start=1))
+    running, results = {}, []
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, len(gpus)):  # one run per GPU, or one at a time
+                index, point = pending.pop(0)
+                name = point_name(index, point)
+                run_root = sweep_dir / "runs" / name
+                run_root.mkdir(parents=True)
+                config = {**base, **point, "output_dir": str(run_root), "run_name": name}
+                config_path = run_root / "sweep_point.yml"
+                config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                gpu = gpus[len(running)] if gpus else None
+                process, log = launch(settings, config_path, run_root / "log.txt", gpu)
+                running[process] = (index, name, point, run_root, log)
+                print(f"[sweep] run {index}/{len(points)}: {name}" + (f" on GPU {gpu}" if gpu is not None else ""))
+            for process in [p for p in running if p.poll() is not None]:
+                index, name, point, run_root, log = running.pop(process)
+                log.close()
+                result = {"name": name, "point": point, **outcome(run_root, run_root / "log.txt", process.returncode, settings.metric)}
+                results.append(result)
+                shown = f"{settings.metric} {result.get(settings.metric)}" if result["status"] == "ok" else f"failed: {result['error']}"
+                print(f"[sweep] run {index} {name}: {shown}")
+                write_tables(sweep_dir, results, grid, settings.metric)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        for process, (*_, log) in running.items():
+            process.terminate()
+            process.wait()
+            log.close()
+        if results:
+            write_tables(sweep_dir, results, grid, settings.metric)
+        print(f"[sweep] stopped; the table of the {len(results)} finished runs is in {sweep_dir}")
+        raise
+
+    best = ranked(results, settings.metric)[0] if results else None
+    print(f"[sweep] table: {sweep_dir / 'sweep.md'}; curves: {sweep_dir / 'loss_curves.png'}")
+    if best and best["status"] == "ok" and best.get(settings.metric) is not None:
+        print(f"[sweep] best by {settings.metric}: {best['name']} ({best[settings.metric]:.4f}); repeat it with:\n"
+              f"    python {Path(settings.script).name} --config {best['config']}")
+    return sweep_dir, results
+
+
+def gpu_ids() -> list[str]:
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.device_count() > 1 else []
+    except ImportError:
+        return []
+
+
+if __name__ == "__main__":
+    main(parse_settings(Settings))

@@ -1,0 +1,176 @@
+"""Reproducible runs: YAML configs, validation while training, keeping the best adapter, opt-in resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO_ROOT, build_tokenizer
+from safetensors.torch import load_file
+from test_v1_000_lora_finetune import settings_for
+
+import ftkit.trainer
+import v1_000_lora_finetune as finetune
+from ftkit.settings import parse_settings
+
+CONFIGS = REPO_ROOT / "src" / "configs"
+
+
+def metrics_of(run_dir):
+    return json.loads((Path(run_dir) / "train_metrics.json").read_text())
+
+
+def adapter_of(run_dir):
+    return load_file(str(Path(run_dir) / "adapter_model.safetensors"))
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+
+def test_config_file_then_flags_override_it(tmp_path):
+    config = tmp_path / "run.yml"
+    config.write_text("learning_rate: 1e-3\nlora_r: 8\nlora_target_modules: [q_proj, v_proj]\npacking: false\n")
+    settings = parse_settings(finetune.Settings, ["--config", str(config), "--lora_r", "4"])
+    assert (settings.learning_rate, settings.lora_r, settings.lora_target_modules, settings.packing) == (1e-3, 4, "q_proj,v_proj", False)
+    assert settings.epochs == 1.0  # untouched defaults stay
+
+
+@pytest.mark.parametrize("content, message", [
+    ("epochs: 1\nlora_rank: 8\n", "run.yml:2: unknown setting 'lora_rank' (did you mean 'lora_r'?)"),
+    ("epochs: [1, 2]\n", "run.yml:1: 'epochs' is [1, 2], expected a number"),
+    ("lora_r: 8.5\n", "run.yml:1: 'lora_r' is 8.5, expected a whole number"),
+    ("packing: maybe\n", "run.yml:1: 'packing' is 'maybe', expected true or false"),
+    ("epochs: 1\nlora_r: [8\n", "run.yml:3: malformed YAML"),
+    ("- epochs\n", "expected a mapping of settings"),
+])
+def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path, capsys, content, message):
+    config = tmp_path / "run.yml"
+    config.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        parse_settings(finetune.Settings, ["--config", str(config)])
+    error = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and message in error and len(error.splitlines()) == 1, error
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yml")), ids=lambda path: path.name)
+def test_shipped_configs_parse(config):
+    settings = parse_settings(finetune.Settings, ["--config", str(config)])
+    assert settings.run_name and settings.lora_r == 16
+
+
+def test_saved_config_repeats_the_run_exactly(tiny_model_dirs, tiny_data, tmp_path):
+    train, validation = tiny_data
+    first = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=5))
+    again = finetune.main(parse_settings(finetune.Settings, ["--config", str(first / "config.yml")]))
+    assert again != first
+    assert metrics_of(again)["final_train_loss"] == pytest.approx(metrics_of(first)["final_train_loss"], abs=1e-6)
+
+
+def test_qwen3_moe_config_runs_two_steps_on_a_tiny_model(tiny_data, tmp_path):
+    from transformers import AutoModelForCausalLM, Qwen3MoeConfig
+
+    tokenizer = build_tokenizer()
+    torch.manual_seed(0)
+    config = Qwen3MoeConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+                            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=32,
+                            num_experts=4, num_experts_per_tok=2, pad_token_id=tokenizer.pad_token_id,
+                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    model_dir = tmp_path / "tiny-qwen3-moe"
+    AutoModelForCausalLM.from_config(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    train, validation = tiny_data
+    settings = parse_settings(finetune.Settings, [
+        "--config", str(CONFIGS / "qwen3_moe_extraction.yml"), "--model", str(model_dir), "--train_file", str(train),
+        "--validation_file", str(validation), "--output_dir", str(tmp_path / "out"), "--max_steps", "2",
+        "--eval_every", "1", "--eval_generate", "0"])
+    run_dir = finetune.main(settings)
+    adapter = adapter_of(run_dir)
+    assert any("experts" in name for name in adapter), "the expert projections carry LoRA weights"
+    assert any("q_proj" in name for name in adapter)
+    assert metrics_of(run_dir)["optimizer_steps"] == 2
+
+
+# ------------------------------------------------------------------------------ validation while training
+
+
+def test_validation_every_n_steps_with_generation_metrics(tiny_model_dirs, tiny_data, tmp_path):
+    train, validation = tiny_data
+    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out",
+                                         max_steps=6, eval_every=2, eval_generate=2))
+    points = metrics_of(run_dir)["validation_during_training"]
+    assert [p["step"] for p in points] == [2, 4, 6]
+    assert all(p["validation_loss"] > 0 and p["samples"] == 2 and "name_set_f1" in p for p in points)
+    assert points[-1]["validation_loss"] < points[0]["validation_loss"]
+
+
+def test_early_stopping_and_keep_best(tiny_model_dirs, tiny_data, tmp_path, capsys):
+    train, validation = tiny_data
+    # A learning rate far too high makes the validation loss worse after a good first step.
+    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=30,
+                                         learning_rate=0.5, warmup_ratio=0.0, eval_every=1, early_stopping_patience=3,
+                                         keep="best"))
+    metrics = metrics_of(run_dir)
+    points = metrics["validation_during_training"]
+    best = min(points, key=lambda p: p["validation_loss"])
+    assert metrics["optimizer_steps"] < 30 and "stopping early" in capsys.readouterr().out
+    assert metrics["optimizer_steps"] == best["step"] + 3  # three evaluations without improvement
+    assert metrics["kept"] == {"which": "best", "step": best["step"]}
+    assert metrics["validation_loss"] == pytest.approx(best["validation_loss"], abs=1e-6)  # the saved adapter is the best
+
+
+def test_keep_best_needs_validation_steps(tiny_model_dirs, tiny_data, tmp_path, capsys):
+    train, validation = tiny_data
+    with pytest.raises(SystemExit):
+        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", keep="best"))
+    assert "--keep best needs --eval_every" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ resume
+
+
+def test_killed_run_resumes_to_the_same_result(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capsys):
+    train, validation = tiny_data
+    common = dict(max_steps=8, eval_every=3)
+    reference = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "reference", **common))
+
+    calls = {"count": 0}
+    real_step = ftkit.trainer.accumulate_gradients
+
+    def killed_at_step_6(*args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == 6:
+            raise KeyboardInterrupt  # what Ctrl-C or a runtime disconnect looks like to Python
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", killed_at_step_6)
+    output = tmp_path / "interrupted"
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, save_every=2, **common))
+    assert exit_info.value.code == 130
+    unfinished = next(output.glob(".incomplete-*"))
+    assert (unfinished / "checkpoint.pt").is_file() and not (unfinished / "adapter_model.safetensors").exists()
+    assert "--resume" in capsys.readouterr().out
+
+    monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", real_step)
+    resumed = finetune.main(parse_settings(finetune.Settings, ["--resume", str(unfinished)]))
+    assert "[resume] continuing at step 5 of 8" in capsys.readouterr().out
+    assert not (resumed / "checkpoint.pt").exists() and not unfinished.exists()
+    expected, got = metrics_of(reference), metrics_of(resumed)
+    assert got["final_train_loss"] == pytest.approx(expected["final_train_loss"], abs=1e-5)
+    assert [p["step"] for p in got["validation_during_training"]] == [3, 6]
+    for name, weight in adapter_of(reference).items():
+        assert torch.allclose(adapter_of(resumed)[name], weight, atol=1e-5), name
+
+
+def test_checkpoint_is_replaced_whole(tiny_model_dirs, tiny_data, tmp_path, monkeypatch):
+    """The checkpoint is written beside the old one and renamed over it: never a half-written file in place."""
+    import os
+
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda source, target: (renames.append((Path(source).name, Path(target).name)),
+                                                               real_replace(source, target)))
+    train, validation = tiny_data
+    finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=5, save_every=2))
+    assert ("checkpoint.pt.tmp", "checkpoint.pt") in renames and renames.count(("checkpoint.pt.tmp", "checkpoint.pt")) == 2
+    assert not list((tmp_path / "out").glob("*/checkpoint.pt*"))
