@@ -5,11 +5,16 @@ Plain functions grouped by concern:
   data         read and check JSONL / JSON records (chat, instruction, prompt/completion, text)
   formatting   chat template, label masking, packing, collation
   modeling     device and precision, loading the model (plain or 4-bit), attaching LoRA
-  loss         causal-LM loss on label tokens only, chunked over the 262k vocabulary
-  trainer      the training loop with progress (loss, tokens/s, ETA)
+  loss         causal-LM loss on label tokens only, chunked over the 262k vocabulary (Liger's kernel on a GPU)
+  distill      LwF: KL to the adapter-off base model, chunked
+  trainer      the training loop with progress (loss, tokens/s, ETA) and out-of-memory recovery
+  validation   validation every N steps, early stopping, best adapter kept in memory
+  checkpoint   the opt-in rolling checkpoint for resuming
   runs         run folders that are complete or absent, newest-run lookup
-  reporting    loss-curve picture
-  settings     command-line / YAML settings from dataclasses, run metadata
+  reporting    loss-curve pictures (one run, or a sweep)
+  settings     command-line / YAML settings from dataclasses (checked configs), run metadata
+  generation   batched greedy answers in the training prompt format
+  extraction_metrics  metrics of the bundled extraction task
   task         the bundled extraction task's system prompt
 
 Scripts written against this module keep working: it grows by adding names, never by changing old ones.
