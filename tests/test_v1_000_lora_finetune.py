@@ -264,7 +264,7 @@ def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_
 
     train, validation = tiny_data
     calls = {"n": 0}
-    real_step = ftkit.trainer.label_token_loss_sum
+    real_step = ftkit.trainer.accumulate_gradients
 
     def failing_step(*args, **kwargs):
         calls["n"] += 1
@@ -272,7 +272,7 @@ def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_
             raise failure("stopped in the middle of training")
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(ftkit.trainer, "label_token_loss_sum", failing_step)
+    monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", failing_step)
     output = tmp_path / "out"
     with pytest.raises((SystemExit, RuntimeError)):
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=5))

@@ -52,10 +52,22 @@ def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path, capsys, conte
     assert exit_info.value.code == 2 and message in error and len(error.splitlines()) == 1, error
 
 
-@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.yml")), ids=lambda path: path.name)
+RUN_CONFIGS = sorted(path for path in CONFIGS.glob("*.yml") if not path.name.startswith("sweep_"))
+
+
+@pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda path: path.name)
 def test_shipped_configs_parse(config):
     settings = parse_settings(finetune.Settings, ["--config", str(config)])
     assert settings.run_name and settings.lora_r == 16
+
+
+def test_shipped_sweep_file_is_a_valid_grid():
+    import v1_000_sweep as sweep
+
+    settings = sweep.Settings(sweep_file=str(CONFIGS / "sweep_lr_rank.yml"))
+    base, grid = sweep.read_grid(settings, finetune.Settings)
+    assert grid == {"learning_rate": [5e-5, 1e-4, 2e-4], "lora_r": [16, 32]} and base["eval_every"] == 20
+    assert len(sweep.grid_points(grid, 0, 0)) == 6 and len(sweep.grid_points(grid, 4, 0)) == 4
 
 
 def test_saved_config_repeats_the_run_exactly(tiny_model_dirs, tiny_data, tmp_path):
