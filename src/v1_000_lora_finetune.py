@@ -15,6 +15,7 @@ commit, data checksums), train_metrics.json and loss_curve.png. No intermediate 
 once everything is saved. The base model directory is built from the packaged GGUF on first use when missing.
 """
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -122,7 +123,7 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
                        seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
                        loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint)
         best_step = validation.restore_best() if settings.keep == "best" else None
-        final = final_evaluation(settings, model, tokenizer, data, device, validation)
+        final = final_evaluation(model, tokenizer, data, device, validation, best_step or result.steps)
 
         # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
         model.save_pretrained(run.path)
@@ -140,7 +141,7 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         run_dir = run.finish()
     except BaseException:
         if checkpoint and checkpoint.exists():
-            print(f"[stopped] run kept for resuming: python {Path(__file__).name} --resume {run.path}")
+            print(f"[stopped] run kept for resuming: python {sys.argv[0]} --resume {run.path}")
         else:
             run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
             print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
@@ -230,10 +231,18 @@ def generation_metrics_of(settings: Settings, model, tokenizer, validation_sampl
     return measure
 
 
-def final_evaluation(settings: Settings, model, tokenizer, data: PreparedData, device, validation) -> dict:
-    """Validation loss and (with --eval_generate) generation metrics of the adapter that will be saved."""
-    validation_loss = evaluate_loss(model, data.validation_batches, tokenizer.pad_token_id, device) if data.validation_batches else None
+def final_evaluation(model, tokenizer, data: PreparedData, device, validation, kept_step: int) -> dict:
+    """Validation loss and (with --eval_generate) generation metrics of the adapter that will be saved.
+
+    When validation during training already measured that adapter (its step was an evaluation step), those
+    numbers are reused rather than measured again.
+    """
     measure = validation.generation_metrics
+    measured = next((p for p in validation.points if p["step"] == kept_step), None)
+    if measured:
+        generation = {k: v for k, v in measured.items() if k not in ("step", "validation_loss")}
+        return {"validation_loss": measured["validation_loss"], "generation_metrics": generation if measure else None}
+    validation_loss = evaluate_loss(model, data.validation_batches, tokenizer.pad_token_id, device) if data.validation_batches else None
     return {"validation_loss": validation_loss, "generation_metrics": measure() if measure else None}
 
 

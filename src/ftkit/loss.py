@@ -11,6 +11,8 @@ does the same in one pass (its logits never leave on-chip memory chunks); the pu
 fallback everywhere else, the CPU included.
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
@@ -49,8 +51,9 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     decoder, head, config = decoder_and_head(model)
     hidden, targets = label_hidden_states(decoder, batch)
     softcap = getattr(config, "final_logit_softcapping", None)
-    if hidden.is_cuda and liger_fused_cross_entropy() is not None:
-        return liger_fused_cross_entropy()(hidden, head.weight, targets, reduction="sum", softcap=softcap), targets.numel()
+    fused = liger_fused_cross_entropy() if hidden.is_cuda else None
+    if fused is not None:
+        return fused(hidden, head.weight, targets, reduction="sum", softcap=softcap), targets.numel()
     total = hidden.new_zeros((), dtype=torch.float32)
     several_chunks = targets.numel() > chunk_size
     for start in range(0, targets.numel(), chunk_size):
@@ -64,6 +67,7 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     return total, targets.numel()
 
 
+@functools.cache  # looked up once: a failed import is not cached by Python and would be retried every step
 def liger_fused_cross_entropy():
     """Liger's fused linear cross-entropy function, or None when liger-kernel (GPU only) is not installed."""
     try:

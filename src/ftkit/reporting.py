@@ -14,16 +14,16 @@ def save_loss_curve(history: list, path: Path, validation_points: list | None = 
     losses = [h["loss"] for h in history]
     figure, axis = plt.subplots(figsize=(8, 4.5), dpi=120)
     axis.plot(steps, losses, color="tab:blue", alpha=0.35, linewidth=1, label="train loss (per step)")
-    axis.plot(steps, moving_average(losses, window=max(1, len(losses) // 20)), color="tab:blue", linewidth=2,
+    axis.plot(steps, smoothed(losses), color="tab:blue", linewidth=2,
               label="train loss (smoothed)")
     if "task_loss" in history[0]:  # a loss made of parts (distillation): show the task part beside the total
         task = [h["task_loss"] for h in history]
-        axis.plot(steps, moving_average(task, window=max(1, len(task) // 20)), color="tab:green", linewidth=2,
+        axis.plot(steps, smoothed(task), color="tab:green", linewidth=2,
                   label="task cross-entropy (smoothed)")
     if "distill_kl" in history[0]:  # on its own scale: the KL is often ten times smaller than the loss
         kl_axis = axis.twinx()
         kl = [h["distill_kl"] for h in history]
-        kl_axis.plot(steps, moving_average(kl, window=max(1, len(kl) // 20)), color="tab:red", linewidth=2,
+        kl_axis.plot(steps, smoothed(kl), color="tab:red", linewidth=2,
                      label="KL(base || fine-tuned) (smoothed, right axis)")
         kl_axis.set_ylabel("KL per label token")
     for point_index, (step, loss) in enumerate(validation_points or []):
@@ -39,6 +39,11 @@ def save_loss_curve(history: list, path: Path, validation_points: list | None = 
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def smoothed(values: list) -> list:
+    """A moving average over a twentieth of the run, for curves a person can read."""
+    return moving_average(values, window=max(1, len(values) // 20))
 
 
 def moving_average(values: list, window: int) -> list:
@@ -63,7 +68,7 @@ def save_sweep_curves(results: list, path: Path) -> None:
         colour = f"C{index % 10}"
         steps = [h["step"] for h in result["history"]]
         losses = [h["loss"] for h in result["history"]]
-        axis.plot(steps, moving_average(losses, window=max(1, len(losses) // 20)), color=colour, linewidth=1.8,
+        axis.plot(steps, smoothed(losses), color=colour, linewidth=1.8,
                   label=result["name"])
         for step, loss in result.get("validation_points") or []:
             axis.scatter([step], [loss], color=colour, marker="o", edgecolors="black", zorder=3)

@@ -65,9 +65,10 @@ def read_config(path: str | Path, settings_class) -> dict:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
     try:
-        document = yaml.compose(path.read_text(encoding="utf-8"))
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.compose(text)  # the nodes carry line numbers for the messages below
+        values = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -99,9 +100,7 @@ def check_type(value, field, where: str):
     if expected == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
     if expected == "float" and not isinstance(value, bool):
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:  # YAML 1.1 reads 5e-4 (no dot) as text
+        try:  # numbers, and text such as 5e-4, which YAML 1.1 (no dot) reads as a string
             return float(value)
         except (TypeError, ValueError):
             pass

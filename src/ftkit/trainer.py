@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import KitError
-from .formatting import collate
+from .formatting import IGNORE_INDEX, collate, row_length
 from .loss import label_token_loss_sum
 
 
@@ -78,7 +78,7 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     started = time.perf_counter() - result.seconds
     for step in range(first_step, total_steps + 1):
         group = next(step_iterator)
-        result.train_tokens += sum(len(item.input_ids) for rows in group for row in rows for item in row)
+        result.train_tokens += sum(row_length(row) for rows in group for row in rows)
         loss_sum, step_label_tokens, parts, split = gradients_with_oom_recovery(
             model, optimizer, group, split, pad_token_id, device, step, loss_fn)
         result.label_tokens += step_label_tokens
@@ -132,7 +132,7 @@ def gradients_with_oom_recovery(model, optimizer, group, split, pad_token_id, de
             free_memory()
             if max(len(rows) for rows in group) <= split:
                 raise KitError(
-                    f"out of memory with a micro-batch of a single row ({max_row_tokens(group)} tokens): lower "
+                    f"out of memory with a micro-batch of a single row ({max(row_length(row) for rows in group for row in rows)} tokens): lower "
                     "--max_seq_len, add --gradient_checkpointing or --qlora; see CLAUDE_memory_error.md") from None
             split *= 2
             tqdm.write(f"[memory] out of memory at step {step}: micro-batches halved and gradient accumulation "
@@ -148,7 +148,7 @@ def accumulate_gradients(model, group, split, pad_token_id, device, loss_fn=labe
     """
     pieces = [part for rows in group for part in split_rows(rows, split)]
     batches = [collate(rows, pad_token_id) for rows in pieces]
-    step_label_tokens = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+    step_label_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches)
     loss_sum, parts = 0.0, {}
     for batch in batches:
         batch_loss_sum, _, *batch_parts = loss_fn(model, move(batch, device))
@@ -163,10 +163,6 @@ def split_rows(rows: list, parts: int) -> list[list]:
     """`rows` cut into at most `parts` consecutive, non-empty pieces of near-equal size."""
     size = math.ceil(len(rows) / parts)
     return [rows[start : start + size] for start in range(0, len(rows), size)]
-
-
-def max_row_tokens(group) -> int:
-    return max(sum(len(item.input_ids) for item in row) for rows in group for row in rows)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
