@@ -14,7 +14,7 @@ Writes comparison.json and comparison.md into a new folder src/output/<date-time
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import v1_000_lora_finetune as lora_recipe
 import v1_000_lora_lwf_finetune as lwf_recipe
@@ -80,7 +80,7 @@ def measure(settings, adapter_dir, general_samples, conversations, references, d
 
 @exit_on_user_error
 def main(settings: Settings):
-    ensure_base_model(settings.model)
+    settings = replace(settings, model=str(ensure_base_model(settings.model)))
     device = pick_device(settings.device)
     plain_dir, lwf_dir = train_runs(settings)
     general_samples = load_samples(settings.general_file)

@@ -12,17 +12,17 @@ Metric definitions: ftkit/extraction_metrics.py and the README.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
+from ftkit import DEFAULT_DATASET_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import load_for_inference, pick_device
-from ftkit.runs import resolve_adapter, update_json, write_text_atomic
+from ftkit.runs import adapter_base_model, resolve_adapter, update_json, write_text_atomic
 from ftkit.settings import parse_settings
 
 
@@ -31,7 +31,7 @@ class Settings:
     eval_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "chat JSONL whose last assistant turns are the references"})
     adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model directory"})
+    model: str = field(default="", metadata={"help": "base model directory, .gguf file or Hub id; default: the one the adapter was trained on"})
     models: str = field(default="base,adapter", metadata={"help": "which to evaluate: base, adapter or base,adapter"})
     max_samples: int = field(default=0, metadata={"help": "evaluate the first N records only (0: all)"})
     batch_size: int = field(default=16, metadata={"help": "prompts generated together"})
@@ -77,8 +77,8 @@ def main(settings: Settings):
     if not which_models or not set(which_models) <= {"base", "adapter"}:
         raise KitError(f"--models is '{settings.models}', expected base, adapter or base,adapter")
     device = pick_device(settings.device)
-    ensure_base_model(settings.model)
     adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
+    settings = replace(settings, model=str(ensure_base_model(settings.model or adapter_base_model(adapter_dir))))
     conversations, references = load_eval_set(settings.eval_file, settings.max_samples)
     print(f"[eval] {len(references)} samples from {settings.eval_file}; adapter {adapter_dir}")
 

@@ -14,13 +14,13 @@ even where a GPU exists, so that it works next to a training run holding the GPU
 import sys
 from dataclasses import dataclass, field
 
-from ftkit import DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
+from ftkit import DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.formatting import render_prompt
 from ftkit.generation import chat_messages, sampling_kwargs
 from ftkit.modeling import load_for_inference
-from ftkit.runs import resolve_adapter
+from ftkit.runs import adapter_base_model, resolve_adapter
 from ftkit.settings import parse_settings
 from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 
@@ -31,7 +31,7 @@ class Settings:
     adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     no_adapter: bool = field(default=False, metadata={"help": "use the base model alone"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model directory"})
+    model: str = field(default="", metadata={"help": "base model directory, .gguf file or Hub id; default: the one the adapter was trained on (Gemma-3 270M with --no_adapter)"})
     system_prompt: str = field(default=EXTRACTION_SYSTEM_PROMPT, metadata={"help": "system prompt ('' for none); default: the bundled extraction task's"})
     max_new_tokens: int = field(default=256, metadata={"help": "answer length limit in tokens"})
     temperature: float = field(default=0.0, metadata={"help": "0 for greedy decoding (default), above 0 to sample"})
@@ -47,9 +47,9 @@ def main(settings: Settings):
     text = sys.stdin.read() if settings.prompt == "-" else settings.prompt
     if not text.strip():
         raise KitError("the prompt is empty")
-    ensure_base_model(settings.model)
     adapter_dir = None if settings.no_adapter else resolve_adapter(settings.adapter, settings.output_dir)
-    model, tokenizer = load_for_inference(settings.model, adapter_dir, device="cpu")
+    model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
+    model, tokenizer = load_for_inference(model_dir, adapter_dir, device="cpu")
     print(f"[infer] {'base model only' if adapter_dir is None else f'adapter {adapter_dir}'} (CPU)", file=sys.stderr)
 
     prompt = render_prompt(tokenizer, chat_messages(text.strip(), settings.system_prompt or None))

@@ -24,6 +24,7 @@ from typing import Optional
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
+from ftkit.distributed import launched_processes
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.formatting import encode_all, ensure_chat_template, make_token_micro_batches
@@ -35,6 +36,7 @@ from ftkit.checkpoint import RollingCheckpoint
 from ftkit.loss import label_token_loss_sum
 from ftkit.runs import RunFolder, write_json
 from ftkit.settings import check_choice, parse_settings, read_config, run_metadata, save_config
+from ftkit.tracking import REPORT_TO_CHOICES, Tracker, open_tracker
 from ftkit.trainer import evaluate_loss, train
 from ftkit.validation import PeriodicValidation
 
@@ -42,7 +44,7 @@ from ftkit.validation import PeriodicValidation
 @dataclass
 class Settings:
     # data and model
-    model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model directory (built from the packaged GGUF when it is the default and missing)"})
+    model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model: a Hugging Face model directory, a .gguf file or a Hub id (the packaged Gemma-3 270M and SmolLM2-135M directories under tmp_docker/models/ are built when missing)"})
     train_file: str = field(default=str(DEFAULT_DATASET_DIR / "train.jsonl"), metadata={"help": "training data, .jsonl or .json (chat, instruction, prompt/completion or text records)"})
     validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "validation data for the final validation loss; '' to skip"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "folder that receives one new run folder per run"})
@@ -66,13 +68,15 @@ class Settings:
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input (0 by default: on a CPU its random masks cost about a tenth of the step time)"})
-    lora_target_modules: str = field(default="all-linear", metadata={"help": "'all-linear' (every linear layer but the output head) or a list such as q_proj,v_proj"})
+    lora_target_modules: str = field(default="auto", metadata={"help": "auto (every attention and MLP projection of the architecture, MoE experts included), all-linear (every linear layer but the output head) or a list such as q_proj,v_proj,lm_head"})
     lora_target_parameters: str = field(default="", metadata={"help": "parameters (not modules) to adapt as well, such as fused MoE experts: mlp.experts.gate_up_proj,mlp.experts.down_proj"})
     # validation while training
     eval_every: int = field(default=0, metadata={"help": "compute the validation loss every N optimizer steps (0: only at the end)"})
     eval_generate: int = field(default=0, metadata={"help": "also generate answers for the first N validation samples and record extraction metrics, at the end and at each --eval_every (0: off)"})
     early_stopping_patience: int = field(default=0, metadata={"help": "stop when the validation loss has not improved for P evaluations (0: never; needs --eval_every)"})
     keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best validation loss (kept in memory, no checkpoint)"})
+    # tracking
+    report_to: str = field(default="auto", metadata={"help": "auto | none | mlflow | tensorboard: also send settings, per-step loss and final metrics there (auto: a local MLflow store under <output_dir>/mlruns when mlflow is installed)"})
     # resume (opt-in)
     save_every: int = field(default=0, metadata={"help": "keep one rolling checkpoint every N steps inside the unfinished run folder, for runtimes that disconnect (0: none)"})
     resume: str = field(default="", metadata={"help": "continue an interrupted run: its unfinished folder (.incomplete-...) under --output_dir"})
@@ -84,20 +88,23 @@ class Settings:
 
 
 @exit_on_user_error
-def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum):
+def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum, on_step=None):
     """Train and save one run; returns its folder.
 
     Variants of this recipe (see v1_000_lora_lwf_finetune.py) pass `mix_training_samples` (task samples in,
-    training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train).
+    training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train). A notebook
+    passes `on_step(record)` to draw the loss live (record: step, loss, learning_rate, grad_norm, ...).
     """
     started = time.time()
     settings = settings_of_resumed_run(settings) if settings.resume else settings
     check_settings(settings)
-    device = pick_device(settings.device)
+    processes = launched_processes(settings.device)  # one, or one per GPU under `accelerate launch` (ftkit/distributed.py)
+    device = processes.device or pick_device(settings.device)
     dtype = pick_dtype(device, settings.precision)
 
     # 1. Base model and tokenizer (the tokenizer gets Gemma's turn template when it has no chat template).
-    model_dir = ensure_base_model(settings.model)
+    with processes.main_process_first():  # under `accelerate launch`, rank 0 builds a missing model directory
+        model_dir = ensure_base_model(settings.model)
     tokenizer = load_tokenizer(model_dir)
     ensure_chat_template(tokenizer)
 
@@ -108,10 +115,20 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     model = prepare_model(settings, model_dir, device, dtype)
 
     # 4. Train, validating as asked, inside a run folder that only becomes visible when complete.
-    run = RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name)
+    run = processes.run_folder(lambda: RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name))
     checkpoint = RollingCheckpoint(run.path, settings.save_every) if settings.save_every else None
+    tracker = Tracker()
     try:
-        save_config(replace(settings, resume=""), run.path / "config.yml")  # first: --resume reads it
+        if processes.is_main:  # under `accelerate launch` rank 0 alone writes and tracks
+            save_config(replace(settings, resume=""), run.path / "config.yml")  # first: --resume reads it
+            tracker = open_tracker(settings.report_to, settings.output_dir, experiment=settings.run_name, run_name=run.name)
+            tracker.log_params(vars(settings))
+
+        def log_step(record):
+            tracker.log_step(record)
+            if on_step:
+                on_step(record)
+
         validation = PeriodicValidation(
             model, data.validation_batches, tokenizer.pad_token_id, device, settings.eval_every,
             settings.early_stopping_patience, keep_best=settings.keep == "best",
@@ -121,12 +138,16 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
                        epochs=settings.epochs, max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
                        weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
                        seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
-                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint)
+                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step)
+        if not processes.is_main:  # the other processes trained alongside; rank 0 evaluates and saves
+            return processes.share(None)  # its finished run folder
         best_step = validation.restore_best() if settings.keep == "best" else None
         final = final_evaluation(model, tokenizer, data, device, validation, best_step or result.steps)
 
         # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
-        model.save_pretrained(run.path)
+        # The vocabulary is never resized, so the (frozen) embeddings and head need not be saved, even when
+        # LoRA targets them; peft's default would copy the 262k x 640 matrix into the adapter.
+        model.save_pretrained(run.path, save_embedding_layers=False)
         tokenizer.save_pretrained(run.path)
         metrics = run_metrics(settings, data, result, final, validation, best_step)
         write_json(run.path / "train_metrics.json", metrics)
@@ -136,10 +157,15 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         if final["validation_loss"] is not None and not validation_points:
             validation_points = [(result.steps, final["validation_loss"])]
         save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
+        tracker.log_results(metrics)
+        for name in ("loss_curve.png", "config.yml", "train_metrics.json"):
+            tracker.log_artifact(run.path / name)
         if checkpoint:
             checkpoint.delete()  # finished: only the final adapter remains
-        run_dir = run.finish()
+        run_dir = processes.share(run.finish())
+        tracker.close(succeeded=True)
     except BaseException:
+        tracker.close(succeeded=False)
         if checkpoint and checkpoint.exists():
             print(f"[stopped] run kept for resuming: python {sys.argv[0]} --resume {run.path}")
         else:
@@ -164,6 +190,7 @@ def check_settings(settings: Settings) -> None:
     check_choice(settings.too_long, ("skip", "truncate"), "too_long")
     check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
     check_choice(settings.keep, ("last", "best"), "keep")
+    check_choice(settings.report_to, REPORT_TO_CHOICES, "report_to")
     if settings.keep == "best" and settings.eval_every <= 0:
         raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
     if settings.early_stopping_patience and settings.eval_every <= 0:
@@ -256,12 +283,19 @@ def run_metrics(settings: Settings, data: PreparedData, result, final: dict, val
         "tokens_per_second": round(result.train_tokens / max(result.seconds, 1e-9), 1),
         "train_samples": data.train_samples,
         "micro_batch_split_after_out_of_memory": result.micro_batch_split,
+        "processes": result.processes,
+        "effective_batch_tokens": effective_batch_tokens(settings, result.processes),
         "generation_metrics": final["generation_metrics"],
         "validation_during_training": validation.points,
         "kept": {"which": settings.keep, "step": best_step if best_step is not None else result.steps},
         "samples_over_max_seq_len": {**data.too_long, "action": settings.too_long},
         "history": result.history,
     }
+
+
+def effective_batch_tokens(settings: Settings, processes: int) -> int:
+    """Tokens per optimizer step, padding included: micro-batch tokens x gradient accumulation x processes."""
+    return (settings.micro_batch_tokens or settings.max_seq_len) * settings.gradient_accumulation * processes
 
 
 def report(settings: Settings, data: PreparedData, result, metrics: dict, started: float, run_dir) -> None:
@@ -276,6 +310,9 @@ def report(settings: Settings, data: PreparedData, result, metrics: dict, starte
           f"(adapter of step {kept['step']}, --keep {kept['which']}), {result.steps} steps in "
           f"{result.seconds / 60:.1f} min ({metrics['tokens_per_second']:.0f} tokens/s); "
           f"total {(time.time() - started) / 60:.1f} min")
+    print(f"[done] effective batch {metrics['effective_batch_tokens']} tokens per optimizer step "
+          f"({settings.micro_batch_tokens or settings.max_seq_len} per micro-batch x {settings.gradient_accumulation} "
+          f"accumulation x {metrics['processes']} process{'es' if metrics['processes'] > 1 else ''})")
     generation = metrics["generation_metrics"]
     if generation:
         print(f"[done] generation metrics on {generation['samples']} validation samples: "

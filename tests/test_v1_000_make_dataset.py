@@ -1,6 +1,5 @@
 """The bundled dataset: made by the seeded generator, well-formed, and kept apart from the realistic test set."""
 
-import json
 import re
 import subprocess
 import sys

@@ -165,11 +165,38 @@ def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, 
     elif gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
+    if target_modules.strip() == "auto":
+        target_modules, auto_parameters = auto_lora_targets(model.config)
+        target_parameters = target_parameters or auto_parameters
     targets = parse_target_modules(target_modules)
     parameters = [name.strip() for name in target_parameters.split(",") if name.strip()] or None
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         target_parameters=parameters, task_type="CAUSAL_LM")
     return get_peft_model(model, config)
+
+
+ATTENTION_PROJECTIONS = "q_proj,k_proj,v_proj,o_proj"
+MLP_PROJECTIONS = "gate_proj,up_proj,down_proj"
+# model_type -> (target modules, target parameters) for `--lora_target_modules auto`: every linear projection of
+# attention and MLP, never the output head or the embeddings (name them explicitly to adapt those). Mixture-of-
+# Experts models in transformers 5 keep their experts as fused 3-D parameters, not nn.Linear modules, so peft
+# reaches them through `target_parameters`; their router stays frozen, as in the usual MoE LoRA recipes.
+LORA_TARGETS = {
+    **{name: (f"{ATTENTION_PROJECTIONS},{MLP_PROJECTIONS}", "")
+       for name in ("gemma", "gemma2", "gemma3", "gemma3_text", "llama", "mistral", "qwen2", "qwen3")},
+    **{name: (f"{ATTENTION_PROJECTIONS},{MLP_PROJECTIONS}", "mlp.experts.gate_up_proj,mlp.experts.down_proj")
+       for name in ("qwen3_moe", "qwen2_moe")},  # MLP names: the dense layers some MoE models keep
+}
+
+
+def auto_lora_targets(config, log=print) -> tuple[str, str]:
+    """(target modules, target parameters) for this architecture; peft's 'all-linear' for one not listed."""
+    model_type = getattr(config, "model_type", "")
+    if model_type in LORA_TARGETS:
+        return LORA_TARGETS[model_type]
+    log(f"[lora] no target list for model type '{model_type}': adapting every linear layer but the output head "
+        "(--lora_target_modules to choose)")
+    return "all-linear", ""
 
 
 def parse_target_modules(value: str):

@@ -75,6 +75,16 @@ def resolve_adapter(adapter: str | None, output_root: str | Path) -> Path:
     return runs[-1]
 
 
+def adapter_base_model(adapter_dir: str | Path | None) -> str:
+    """The base model an adapter was trained on (peft records it in adapter_config.json), else the default model."""
+    from . import DEFAULT_MODEL_DIR
+
+    if adapter_dir is None:
+        return str(DEFAULT_MODEL_DIR)
+    recorded = json.loads((Path(adapter_dir) / ADAPTER_FILE).read_text()).get("base_model_name_or_path")
+    return recorded or str(DEFAULT_MODEL_DIR)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a reader never sees half a file."""
     temporary = path.with_name(f".{path.name}.tmp")

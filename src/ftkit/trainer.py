@@ -6,6 +6,7 @@ and its progress line shows what a person waits for (loss, tokens/s, ETA). Every
 the optimizer and schedule from torch/transformers, the adapters from peft.
 """
 
+import contextlib
 import gc
 import math
 import random
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .distributed import launched_processes, write_weights_checksum
 from .errors import KitError
 from .formatting import IGNORE_INDEX, collate, row_length
 from .loss import label_token_loss_sum
@@ -29,6 +31,7 @@ class TrainResult:
     seconds: float = 0.0
     final_train_loss: float = float("nan")
     micro_batch_split: int = 1  # > 1 when out-of-memory errors made the trainer cut its micro-batches
+    processes: int = 1  # processes that trained together (accelerate launch); each step took micro-batches from all
 
 
 def plan_steps(num_micro_batches: int, gradient_accumulation: int, epochs: float, max_steps: int) -> int:
@@ -44,7 +47,7 @@ def move(batch: dict, device) -> dict:
 
 def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumulation, epochs, max_steps,
           max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print,
-          loss_fn=label_token_loss_sum, after_step=None, checkpoint=None):
+          loss_fn=label_token_loss_sum, after_step=None, checkpoint=None, on_step=None, processes=None):
     """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`).
 
     `loss_fn(model, batch)` returns (loss summed over label tokens, label tokens) and optionally a dict of
@@ -52,40 +55,63 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     `after_step(step)` runs after each optimizer step (validation, say) and returns True to stop early.
     `checkpoint` (a RollingCheckpoint) saves the whole training state every few steps and, when it holds one,
     resumes from it; without it nothing is written to disk.
+    `on_step(record)` receives each step's history record (step, loss, learning_rate, grad_norm, tokens,
+    seconds): for experiment tracking or a live plot in a notebook. It cannot stop the run.
+    `processes` (ftkit.distributed; found by itself when not given): under `accelerate launch`, each optimizer
+    step is `gradient_accumulation` micro-batches from each of the processes, and only rank 0 shows progress,
+    calls `after_step` / `on_step` and saves checkpoints; its decision to stop early is shared with the others.
     """
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
+    processes = processes or launched_processes()
+    step_size = gradient_accumulation * processes.world_size  # micro-batches per optimizer step, all processes
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
-    total_steps = plan_steps(len(micro_batches), gradient_accumulation, epochs, max_steps)
+    total_steps = plan_steps(len(micro_batches), step_size, epochs, max_steps)
     scheduler = get_cosine_with_min_lr_schedule_with_warmup(
         optimizer,
         num_warmup_steps=round(warmup_ratio * total_steps),
         num_training_steps=total_steps,
         min_lr_rate=min_learning_rate_ratio,
     )
-    result = TrainResult()
+    result = TrainResult(processes=processes.world_size)
     model.train()
-    step_iterator = optimizer_steps(micro_batches, gradient_accumulation, random.Random(seed))
+    step_iterator = optimizer_steps(micro_batches, step_size, random.Random(seed))
     split = 1  # after an out-of-memory error each micro-batch is cut into this many parts
     first_step = 1
+    if checkpoint is not None and processes.uses_deepspeed:
+        raise KitError("--save_every / --resume do not work under DeepSpeed (its engine partitions the optimizer "
+                       "state); drop them, or launch without DeepSpeed (accelerate_ddp.yaml)")
     if checkpoint is not None and checkpoint.exists():
         first_step, split = checkpoint.restore(model, optimizer, scheduler, result, after_step)
+        if result.processes != processes.world_size:  # the data order of a step depends on it
+            raise KitError(f"--resume: the run was started with {result.processes} process(es), now {processes.world_size}; "
+                           "resume it with the same number")
         for _ in range(first_step - 1):  # the data order is seeded: skip the groups already trained on
             next(step_iterator)
         log(f"[resume] continuing at step {first_step} of {total_steps}")
-    progress = tqdm(total=total_steps, initial=first_step - 1, desc="train", unit="step", dynamic_ncols=True)
+    step_loss = None
+    if processes.several:
+        step_loss, optimizer = processes.prepare(model, optimizer, loss_fn, max_grad_norm)
+        log(f"[train] {processes.describe()}: each optimizer step takes {gradient_accumulation} micro-batch(es) "
+            f"from each process, {step_size} in all")
+    progress = tqdm(total=total_steps, initial=first_step - 1, desc="train", unit="step", dynamic_ncols=True,
+                    disable=not processes.is_main)
     started = time.perf_counter() - result.seconds
     for step in range(first_step, total_steps + 1):
         group = next(step_iterator)
         result.train_tokens += sum(row_length(row) for rows in group for row in rows)
-        loss_sum, step_label_tokens, parts, split = gradients_with_oom_recovery(
-            model, optimizer, group, split, pad_token_id, device, step, loss_fn)
+        if processes.several:
+            loss_sum, step_label_tokens, parts, grad_norm = step_across_processes(
+                step_loss, optimizer, trainable, group, pad_token_id, device, step, max_grad_norm, processes)
+        else:
+            loss_sum, step_label_tokens, parts, split = gradients_with_oom_recovery(
+                model, optimizer, group, split, pad_token_id, device, step, loss_fn)
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm).item()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         result.label_tokens += step_label_tokens
-        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm).item()
-        optimizer.step()
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
         elapsed = time.perf_counter() - started
         loss = loss_sum / step_label_tokens
         parts = {name: value / step_label_tokens for name, value in parts.items()}
@@ -94,9 +120,12 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
         progress.set_postfix(loss=f"{loss:.4f}", **{name: f"{value:.4f}" for name, value in parts.items()},
                              lr=f"{scheduler.get_last_lr()[0]:.2e}", tok_s=f"{result.train_tokens / elapsed:.0f}")
         progress.update(1)
+        if on_step and processes.is_main:
+            on_step(result.history[-1])
         result.steps, result.seconds, result.micro_batch_split = step, elapsed, split
-        stop = bool(after_step and after_step(step))
-        if checkpoint is not None and checkpoint.due(step) and step < total_steps and not stop:
+        stop = bool(after_step and processes.is_main and after_step(step))  # rank 0 validates
+        stop = processes.share(stop)
+        if checkpoint is not None and checkpoint.due(step) and step < total_steps and not stop and processes.is_main:
             checkpoint.save(step, split, model, optimizer, scheduler, result, after_step)
         if stop:
             break
@@ -104,6 +133,7 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     result.seconds = time.perf_counter() - started
     tail = result.history[-10:]  # the mean of the last steps, less noisy than the last one alone
     result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)
+    write_weights_checksum(model, processes, result.steps)
     return result
 
 
@@ -157,6 +187,50 @@ def accumulate_gradients(model, group, split, pad_token_id, device, loss_fn=labe
         for name, value in (batch_parts[0] if batch_parts else {}).items():
             parts[name] = parts.get(name, 0.0) + float(value)
     return loss_sum, step_label_tokens, parts
+
+
+def step_across_processes(step_loss, optimizer, trainable, group, pad_token_id, device, step, max_grad_norm, processes):
+    """One optimizer step with the group's micro-batches dealt out to the processes (rank r takes r, r+W, r+2W...).
+
+    Every process holds the whole group (same seeded order), so each counts the label tokens of the whole step
+    itself, with no communication, and scales its loss by W / that count: DDP and DeepSpeed average the
+    gradients over the W processes, so the step's gradient is the sum over all its micro-batches divided by its
+    label tokens, as in one process. All but the last backward of a process skip the reduction (`no_sync`). A
+    process left without a micro-batch (the short last group of an epoch) runs one with weight 0, since every
+    process must take part in the reduction. Returns (loss sum over all processes, label tokens, parts, grad norm).
+    """
+    accelerator = processes.accelerator
+    share = group[processes.rank :: processes.world_size]
+    weight = 1.0 if share else 0.0
+    step_label_tokens = sum(int((collate(rows, pad_token_id)["labels"][:, 1:] != IGNORE_INDEX).sum()) for rows in group)
+    batches = [collate(rows, pad_token_id) for rows in (share or group[:1])]
+    loss_sum, parts = 0.0, {}
+    try:
+        for index, batch in enumerate(batches):
+            last = index == len(batches) - 1
+            accelerator.sync_gradients = last  # DeepSpeed: at the last backward the engine reduces, clips and steps
+            with contextlib.nullcontext() if last else accelerator.no_sync(step_loss):
+                batch_loss_sum, _, *batch_parts = step_loss(move(batch, device))
+                accelerator.backward(batch_loss_sum * (weight * processes.world_size / step_label_tokens))
+            loss_sum += weight * batch_loss_sum.item()
+            for name, value in (batch_parts[0] if batch_parts else {}).items():
+                parts[name] = parts.get(name, 0.0) + weight * float(value)
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+        # No retry with smaller micro-batches here: the other processes are already inside the gradient reduction.
+        raise KitError(f"out of memory at step {step} on process {processes.rank}: lower --micro_batch_tokens (and raise "
+                       "--gradient_accumulation), add --gradient_checkpointing or --qlora; see CLAUDE_memory_error.md") from None
+    loss_sum, *part_sums = processes.sum([loss_sum, *parts.values()])
+    parts = dict(zip(parts, part_sums))
+    if processes.uses_deepspeed:
+        grad_norm = accelerator.deepspeed_engine_wrapped.get_global_grad_norm()  # the engine has clipped and stepped
+        grad_norm = float("nan") if grad_norm is None else float(grad_norm)
+    else:
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm).item()  # the same on every process
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return loss_sum, step_label_tokens, parts, grad_norm
 
 
 def split_rows(rows: list, parts: int) -> list[list]:

@@ -1,0 +1,129 @@
+"""Experiment tracking: MLflow (a local file store by default), TensorBoard, or none (`--report_to`).
+
+Every run already writes train_metrics.json and loss_curve.png into its own folder; a tracker puts the same
+numbers where people compare many runs: parameters, per-step loss and learning rate, validation and generation
+metrics, and the loss-curve picture as an artifact.
+
+MLflow is driven through its client (`MlflowClient`), not the `mlflow.start_run()` globals, so that a notebook can
+train twice in one process and a failed run is marked FAILED rather than left running.
+"""
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+from .errors import KitError
+
+REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard")
+
+
+class Tracker:
+    """Records nothing: the `--report_to none` tracker, and the interface of the others."""
+
+    where = ""
+
+    def log_params(self, params: dict) -> None: ...
+    def log_metrics(self, metrics: dict, step: int) -> None: ...
+    def log_artifact(self, path: Path) -> None: ...
+    def close(self, succeeded: bool) -> None: ...
+
+    def log_step(self, record: dict) -> None:
+        """One optimizer step's history record from the trainer (loss, its parts, learning rate, ...)."""
+        metrics = {key: value for key, value in record.items() if key not in ("step", "seconds")}
+        if record.get("seconds"):
+            metrics["tokens_per_second"] = record["tokens"] / record["seconds"]
+        self.log_metrics(metrics, record["step"])
+
+    def log_results(self, metrics: dict) -> None:
+        """A run's train_metrics.json: validation during training by step, final numbers at the last step."""
+        for point in metrics.get("validation_during_training", []):
+            self.log_metrics({k: v for k, v in point.items() if k != "step"}, point["step"])
+        generation = metrics.get("generation_metrics") or {}
+        final = {"final_train_loss": metrics.get("final_train_loss"), "final_validation_loss": metrics.get("validation_loss"),
+                 "tokens_per_second": metrics.get("tokens_per_second")}
+        final.update({f"generation_{key}": value for key, value in generation.items()})
+        self.log_metrics(final, metrics.get("optimizer_steps", 0))
+
+
+def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_name: str, log=print) -> Tracker:
+    """The tracker `--report_to` asks for; 'auto' is MLflow when it is installed, else none."""
+    if report_to not in REPORT_TO_CHOICES:
+        raise KitError(f"--report_to is '{report_to}', expected one of: {', '.join(REPORT_TO_CHOICES)}")
+    if report_to == "auto":
+        report_to = "mlflow" if importlib.util.find_spec("mlflow") else "none"
+    if report_to == "mlflow":
+        tracker = MlflowTracker(Path(output_root) / "mlruns", experiment, run_name)
+    elif report_to == "tensorboard":
+        tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / run_name)
+    else:
+        return Tracker()
+    log(f"[tracking] {report_to}: {tracker.where}")
+    return tracker
+
+
+class MlflowTracker(Tracker):
+    def __init__(self, store_dir: Path, experiment: str, run_name: str):
+        # MLFLOW_TRACKING_URI, when set, points at the team's server or database instead of the local folder.
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or store_dir.resolve().as_uri()
+        if uri.startswith("file:"):
+            # MLflow 3 keeps the plain-folder store in maintenance mode and refuses it unless asked: a folder
+            # needs no server or database, which is what a local default should be. (`mlflow ui
+            # --backend-store-uri <folder>` reads it.)
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise KitError("--report_to mlflow needs mlflow: pip install mlflow-skinny") from None
+        self.client = MlflowClient(uri)
+        found = self.client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
+        self.where = f"{uri} (experiment '{experiment}', run '{run_name}')"
+
+    def log_params(self, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_artifact(self, path: Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def close(self, succeeded: bool) -> None:
+        self.client.set_terminated(self.run_id, status="FINISHED" if succeeded else "FAILED")
+
+
+class TensorBoardTracker(Tracker):
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise KitError("--report_to tensorboard needs tensorboard: pip install tensorboard") from None
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+        self.where = f"{log_dir} (tensorboard --logdir {log_dir.parent})"
+
+    def log_params(self, params: dict) -> None:
+        table = "\n".join(f"| {key} | {value} |" for key, value in params.items())
+        self.writer.add_text("settings", "| setting | value |\n|---|---|\n" + table)
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(key, value, step)
+
+    def log_artifact(self, path: Path) -> None:
+        if path.suffix == ".png":
+            import matplotlib.image
+
+            self.writer.add_image(path.stem, matplotlib.image.imread(path)[..., :3], dataformats="HWC")
+
+    def close(self, succeeded: bool) -> None:
+        self.writer.close()

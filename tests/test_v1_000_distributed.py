@@ -1,0 +1,173 @@
+"""Several processes: the training script under `accelerate launch` on two CPU processes (gloo, as DDP runs on
+GPUs), checked against one process over the same micro-batches; the shipped DDP and DeepSpeed ZeRO-2 configs;
+and the trainer's DeepSpeed control flow (DeepSpeed itself needs CUDA, so a stand-in engine plays its part)."""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO_ROOT
+from safetensors.torch import load_file
+from test_v1_000_lora_finetune import encoded_records, settings_for, tiny_lora_model
+
+import v1_000_lora_finetune as finetune
+from ftkit.distributed import CHECKSUM_DIR_VARIABLE, Processes
+from ftkit.modeling import load_tokenizer
+from ftkit.trainer import train
+
+CONFIGS = REPO_ROOT / "src" / "configs"
+# --max_seq_len 256 makes 5 micro-batches of the tiny data: with 2 processes the third step has one micro-batch,
+# so process 1 takes part with an empty share (a weight-0 micro-batch).
+COMMON = dict(max_steps=3, max_seq_len=256)
+NO_TRACKING = {"report_to": "none"} if hasattr(finetune.Settings, "report_to") else {}  # keeps the runs fast
+
+
+def flags(settings) -> list[str]:
+    return [part for key, value in vars(settings).items() if key in FLAGS for part in (f"--{key}", str(value))]
+
+
+FLAGS = ("model", "train_file", "validation_file", "output_dir", "learning_rate", "seed", "max_steps", "max_seq_len",
+         "gradient_accumulation", "report_to")
+
+
+def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_model_dirs, tiny_data, tmp_path):
+    train_file, validation_file = tiny_data
+    model_dir = tiny_model_dirs["gemma3"]
+    launched = settings_for(model_dir, train_file, validation_file, tmp_path / "two", **COMMON, **NO_TRACKING)
+    checksums = tmp_path / "checksums"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS / "accelerate_ddp.yaml"),
+               "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), *flags(launched), "--device", "cpu"]
+    env = {**os.environ, CHECKSUM_DIR_VARIABLE: str(checksums), "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=REPO_ROOT)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    # Both processes ran, and ended with the same weights (they trained on different micro-batches, so without
+    # the gradient reduction their weights would differ).
+    records = [json.loads((checksums / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [(r["world_size"], r["steps"]) for r in records] == [(2, 3), (2, 3)]
+    assert records[0]["sha256"] == records[1]["sha256"]
+
+    # Exactly one run folder, finished, written by rank 0 alone, and one log.
+    folders = [p for p in (tmp_path / "two").iterdir() if p.name != "mlruns"]
+    assert len(folders) == 1 and not folders[0].name.startswith(".incomplete-")
+    run_dir = folders[0]
+    assert (run_dir / "adapter_model.safetensors").is_file() and (run_dir / "adapter_config.json").is_file()
+    assert completed.stdout.count("[done] adapter saved to") == 1
+    metrics = json.loads((run_dir / "train_metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["optimizer_steps"] == 3
+    assert metrics["effective_batch_tokens"] == 256 * 1 * 2
+    assert "[done] effective batch 512 tokens per optimizer step (256 per micro-batch x 1 accumulation x 2 processes)" in completed.stdout
+
+    # One process accumulating the same two micro-batches per step gives the same run.
+    reference_dir = finetune.main(settings_for(model_dir, train_file, validation_file, tmp_path / "one",
+                                               gradient_accumulation=2, **COMMON, **NO_TRACKING))
+    reference = json.loads((reference_dir / "train_metrics.json").read_text())
+    assert reference["processes"] == 1 and reference["effective_batch_tokens"] == 512
+    for got, expected in zip(metrics["history"], reference["history"], strict=True):
+        assert got["loss"] == pytest.approx(expected["loss"], abs=1e-5)
+        assert got["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-4)
+        assert got["tokens"] == expected["tokens"]
+    assert metrics["validation_loss"] == pytest.approx(reference["validation_loss"], abs=1e-5)
+    adapter, reference_adapter = load_file(str(run_dir / "adapter_model.safetensors")), load_file(str(reference_dir / "adapter_model.safetensors"))
+    assert adapter.keys() == reference_adapter.keys()
+    for name, weight in reference_adapter.items():
+        assert torch.allclose(adapter[name], weight, atol=1e-5), name
+
+
+# ------------------------------------------------------------------------------------------------ configs
+
+
+def test_shipped_accelerate_configs_parse_and_agree_with_the_deepspeed_file():
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DeepSpeedPlugin, DistributedType
+
+    ddp = load_config_from_file(str(CONFIGS / "accelerate_ddp.yaml"))
+    assert ddp.distributed_type == DistributedType.MULTI_GPU and ddp.mixed_precision == "no"
+
+    zero2 = load_config_from_file(str(CONFIGS / "accelerate_deepspeed_zero2.yaml"))
+    assert zero2.distributed_type == DistributedType.DEEPSPEED and zero2.mixed_precision == "bf16"
+    json_file = REPO_ROOT / zero2.deepspeed_config["deepspeed_config_file"]  # relative to the repository root
+    assert json_file == CONFIGS / "deepspeed_zero2.json"
+    config = json.loads(json_file.read_text())
+    assert config["zero_optimization"]["stage"] == 2
+    # The kit's AdamW and cosine schedule are passed to the engine; a config naming its own would clash.
+    assert "optimizer" not in config and "scheduler" not in config
+    # The kit accumulates itself and counts micro-batches in tokens: DeepSpeed's own accumulation stays at 1.
+    assert config["gradient_accumulation_steps"] == 1 and isinstance(config["train_micro_batch_size_per_gpu"], int)
+
+    # Fill the "auto" values the way accelerate does when it prepares the engine: nothing may be left over.
+    plugin = DeepSpeedPlugin(hf_ds_config=str(json_file))
+    assert plugin.zero_stage == 2
+    plugin.set_mixed_precision(zero2.mixed_precision)
+    plugin.deepspeed_config["gradient_clipping"] = 1.0  # what ftkit.distributed.Processes.prepare does
+    plugin.deepspeed_config_process(must_match=False, train_batch_size=1 * 1 * 4)
+    assert "auto" not in json.dumps(plugin.deepspeed_config), plugin.deepspeed_config
+    assert plugin.deepspeed_config["bf16"]["enabled"] is True
+
+    assert "accelerate_deepspeed_zero2.yaml" in (CONFIGS / "qwen3_moe_extraction.yml").read_text()
+
+
+# ---------------------------------------------------------------------------------- DeepSpeed control flow
+
+
+class StandInDeepSpeedAccelerator:
+    """Just what the trainer asks of accelerate under DeepSpeed; its 'engine' clips and steps at the boundary."""
+
+    def __init__(self):
+        from accelerate.utils import DistributedType
+
+        self.distributed_type, self.process_index, self.num_processes = DistributedType.DEEPSPEED, 0, 1
+        self.device = torch.device("cpu")
+        self.sync_gradients, self.boundaries = True, []
+        self.state = type("State", (), {"backend": "nccl", "deepspeed_plugin": type("Plugin", (), {
+            "zero_stage": 2, "deepspeed_config": {"gradient_clipping": "auto"}})()})()
+        self.deepspeed_engine_wrapped = self
+
+    def prepare(self, module, optimizer):
+        self.module, self.optimizer = module, optimizer
+        return module, optimizer
+
+    def no_sync(self, module):  # accelerate gives ZeRO-2 no no_sync: the boundary flag alone decides
+        return contextlib.nullcontext()
+
+    def backward(self, loss):
+        self.boundaries.append(self.sync_gradients)
+        loss.backward()
+        if self.sync_gradients:  # DeepSpeedEngineWrapper.backward: engine.step() at the boundary
+            clipping = self.state.deepspeed_plugin.deepspeed_config["gradient_clipping"]
+            trainable = [p for p in self.module.parameters() if p.requires_grad]
+            self.norm = torch.nn.utils.clip_grad_norm_(trainable, clipping).item()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+    def get_global_grad_norm(self):
+        return self.norm
+
+    def reduce(self, tensor, reduction):
+        return tensor
+
+
+def test_under_deepspeed_the_engine_steps_at_the_last_backward_of_each_step(tiny_model_dirs):
+    tokenizer = load_tokenizer(tiny_model_dirs["gemma3"])
+    micro_batches = [[[item]] for item in encoded_records(tokenizer)]  # four micro-batches of one row
+    options = dict(learning_rate=1e-2, warmup_ratio=0.0, gradient_accumulation=2, epochs=1, max_steps=-1,
+                   max_grad_norm=0.5, weight_decay=0.0, pad_token_id=tokenizer.pad_token_id, device="cpu", seed=0)
+    reference_model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    reference = train(reference_model, micro_batches, **options)
+
+    accelerator = StandInDeepSpeedAccelerator()
+    model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    result = train(model, micro_batches, **options, processes=Processes(accelerator))
+    assert accelerator.boundaries == [False, True, False, True]  # two steps of two micro-batches
+    assert accelerator.state.deepspeed_plugin.deepspeed_config["gradient_clipping"] == 0.5  # --max_grad_norm
+    assert [h["loss"] for h in result.history] == pytest.approx([h["loss"] for h in reference.history], abs=1e-6)
+    assert [h["grad_norm"] for h in result.history] == pytest.approx([h["grad_norm"] for h in reference.history], rel=1e-5)
+    reference_weights = {n: p for n, p in reference_model.named_parameters() if p.requires_grad}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            assert torch.allclose(parameter, reference_weights[name], atol=1e-6), name
