@@ -167,7 +167,8 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     except BaseException:
         tracker.close(succeeded=False)
         if checkpoint and checkpoint.exists():
-            print(f"[stopped] run kept for resuming: python {sys.argv[0]} --resume {run.path}")
+            script = sys.argv[0] if sys.argv[0].endswith(".py") else __file__  # not the notebook kernel's launcher
+            print(f"[stopped] run kept for resuming: python {script} --resume {run.path}")
         else:
             run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
             print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")

@@ -1,0 +1,131 @@
+"""Tests of the notebook src/v1_000_finetune.ipynb: committed without outputs, and run headless (papermill) top to
+bottom on a tiny model for two steps; plus its helpers in ftkit.notebook."""
+
+import json
+import re
+import time
+
+import nbformat
+import papermill
+import pytest
+
+from conftest import REPO_ROOT, TINY_RECORDS, write_jsonl
+from ftkit.base_model import ensure_base_model
+from ftkit.data import load_samples
+from ftkit.errors import KitError
+from ftkit.notebook import (NotebookStop, data_files, is_hub_id, kit_record, publish_final,
+                            unfinished_run_with_checkpoint)
+
+NOTEBOOK = REPO_ROOT / "src" / "v1_000_finetune.ipynb"
+
+
+def execute(tmp_path, **parameters):
+    """Run the notebook headless in src/ with `parameters` injected; returns (executed notebook, error or None)."""
+    output = tmp_path / "executed.ipynb"
+    error = None
+    try:
+        papermill.execute_notebook(str(NOTEBOOK), str(output), parameters=parameters, cwd=str(NOTEBOOK.parent),
+                                   kernel_name="python3", progress_bar=False, execution_timeout=300)
+    except papermill.PapermillExecutionError as raised:
+        error = raised
+    return nbformat.read(output, as_version=4), error
+
+
+def text_outputs(notebook) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append(output["text"])
+            elif output.get("output_type") == "error":
+                parts.append("\n".join(output["traceback"]))
+    return "".join(parts)
+
+
+def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code_cells)
+    tagged = [cell for cell in code_cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "PROJECT_NAME =" in tagged[0].source and "SAVE_EVERY =" in tagged[0].source
+    assert not any(flag in tagged[0].source for flag in ("MERGE = True", "EXPORT_GGUF = True", "PUSH_TO_HUB = True"))
+
+
+def test_notebook_trains_saves_final_and_answers_on_a_tiny_model(tiny_model_dirs, tiny_data, tmp_path):
+    train, validation = tiny_data
+    started = time.time()
+    notebook, error = execute(tmp_path, PROJECT_NAME="tiny", SAVE_DIR=str(tmp_path / "save"),
+                              BASE_MODEL=str(tiny_model_dirs["gemma3"]), DATASET=str(train), VALIDATION=str(validation),
+                              MAX_STEPS=2, MAX_SEQ_LEN=256, PLOT_EVERY=1, MAX_NEW_TOKENS=6,
+                              DEMO_PROMPTS=["山田太郎さんが来た。"])
+    assert error is None, text_outputs(notebook)[-3000:]
+    final = tmp_path / "save" / "tiny" / "final"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        assert (final / name).is_file(), name
+    assert json.loads((final / "train_metrics.json").read_text())["optimizer_steps"] == 2
+    assert not list((tmp_path / "save" / "tiny" / "runs").glob("*_tiny"))  # moved to final; nothing unfinished left
+    text = text_outputs(notebook)
+    assert "[demo] prompt: 山田太郎さんが来た。" in text
+    generated = [int(n) for n in re.findall(r"^\[demo\] answer \((\d+) tokens\): ", text, flags=re.M)]
+    assert len(generated) == 1 and 1 <= generated[0] <= 6, text[-2000:]
+    assert "headless run: skipped" in text or "ipywidgets" in str(notebook)
+    pictures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(pictures) >= 2  # the length histogram and the live loss plot
+    assert time.time() - started < 120
+
+
+def test_hub_data_set_without_network_stops_with_one_line(tiny_model_dirs, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the kernel inherits it: no request leaves, as on a machine without network
+    notebook, error = execute(tmp_path, SAVE_DIR=str(tmp_path / "save"), BASE_MODEL=str(tiny_model_dirs["gemma3"]),
+                              DATASET="someone/no-such-data")
+    assert error is not None
+    failed = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert len(failed) == 1 and len(failed[0]["traceback"]) == 1, failed
+    assert failed[0]["traceback"][0].startswith("error: could not reach the data set 'someone/no-such-data' on the Hugging Face Hub")
+
+
+def test_hub_model_without_network_is_a_one_line_error(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(KitError, match="--model someone/no-such-model: could not download it from the Hugging Face Hub"):
+        ensure_base_model("someone/no-such-model", log=lambda message: None)
+    assert NotebookStop("x")._render_traceback_() == ["error: x"]
+
+
+def test_records_of_other_shapes_are_mapped_to_the_kits():
+    assert kit_record({"question": "Q", "answer": "A", "id": 3}, {"prompt": "question", "completion": "answer"}) == {"prompt": "Q", "completion": "A"}
+    sharegpt = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
+    assert kit_record(sharegpt) == {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    conversational = {"prompt": [{"role": "user", "content": "Q"}], "completion": [{"role": "assistant", "content": "A"}]}
+    assert kit_record(conversational)["messages"][-1] == {"role": "assistant", "content": "A"}
+    with pytest.raises(KitError, match="COLUMN_MAP names body"):
+        kit_record({"title": "x"}, {"text": "body"})
+
+
+def test_local_data_is_used_as_is_or_mapped_with_a_column_map(tmp_path):
+    plain = write_jsonl(tmp_path / "plain.jsonl", TINY_RECORDS)
+    assert data_files(str(plain), "", {}, tmp_path / "data") == (plain, None)
+    other = write_jsonl(tmp_path / "other.jsonl", [{"q": "質問", "a": "答え"}] * 3)
+    train, validation = data_files(str(other), str(other), {"prompt": "q", "completion": "a"}, tmp_path / "data")
+    assert train == tmp_path / "data" / "train.jsonl" and validation == tmp_path / "data" / "validation.jsonl"
+    assert [s.schema for s in load_samples(train)] == ["prompt_completion"] * 3
+    assert is_hub_id("owner/name") and not is_hub_id(str(plain)) and not is_hub_id("data/x.jsonl")
+
+
+def test_final_is_never_overwritten_and_unfinished_runs_are_found(tmp_path):
+    project = tmp_path / "project"
+    runs = []
+    for index in range(3):
+        run = project / "runs" / f"2026010{index}_p"
+        run.mkdir(parents=True)
+        (run / "adapter_config.json").write_text(str(index))
+        runs.append(publish_final(run, project))
+    assert [r.name for r in runs] == ["final", "final-2", "final-3"]
+    assert (project / "final" / "adapter_config.json").read_text() == "0"
+    assert unfinished_run_with_checkpoint(project / "runs", "p") is None
+    unfinished = project / "runs" / ".incomplete-20260104_p"
+    unfinished.mkdir()
+    (unfinished / "checkpoint.pt").write_bytes(b"")
+    assert unfinished_run_with_checkpoint(project / "runs", "p") == unfinished
