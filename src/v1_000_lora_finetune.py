@@ -15,6 +15,7 @@ commit, data checksums), train_metrics.json and loss_curve.png. No intermediate 
 once everything is saved. The base model directory is built from the packaged GGUF on first use when missing.
 """
 
+import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
-from ftkit.base_model import ensure_base_model
+from ftkit.base_model import base_model_reference, ensure_base_model
 from ftkit.data import load_samples
 from ftkit.distributed import launched_processes
 from ftkit.errors import KitError, exit_on_user_error
@@ -77,6 +78,7 @@ class Settings:
     keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best validation loss (kept in memory, no checkpoint)"})
     # tracking
     report_to: str = field(default="auto", metadata={"help": "auto | none | mlflow | tensorboard: also send settings, per-step loss and final metrics there (auto: a local MLflow store under <output_dir>/mlruns when mlflow is installed)"})
+    tracking_experiment: str = field(default="", metadata={"help": "MLflow experiment (TensorBoard: folder) the run is filed under ('': the --run_name); a sweep files all its runs under one"})
     # resume (opt-in)
     save_every: int = field(default=0, metadata={"help": "keep one rolling checkpoint every N steps inside the unfinished run folder, for runtimes that disconnect (0: none)"})
     resume: str = field(default="", metadata={"help": "continue an interrupted run: its unfinished folder (.incomplete-...) under --output_dir"})
@@ -117,11 +119,12 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     # 4. Train, validating as asked, inside a run folder that only becomes visible when complete.
     run = processes.run_folder(lambda: RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name))
     checkpoint = RollingCheckpoint(run.path, settings.save_every) if settings.save_every else None
-    tracker = Tracker()
+    tracker = Tracker()  # records nothing until rank 0 opens the one --report_to names
     try:
         if processes.is_main:  # under `accelerate launch` rank 0 alone writes and tracks
             save_config(replace(settings, resume=""), run.path / "config.yml")  # first: --resume reads it
-            tracker = open_tracker(settings.report_to, settings.output_dir, experiment=settings.run_name, run_name=run.name)
+            tracker = open_tracker(settings.report_to, settings.output_dir,
+                                   experiment=settings.tracking_experiment or settings.run_name, run_name=run.name)
             tracker.log_params(vars(settings))
 
         def log_step(record):
@@ -138,9 +141,11 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
                        epochs=settings.epochs, max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
                        weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
                        seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
-                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step)
-        if not processes.is_main:  # the other processes trained alongside; rank 0 evaluates and saves
-            return processes.share(None)  # its finished run folder
+                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step, processes=processes)
+        if not processes.is_main:
+            # The other processes trained alongside; rank 0 alone evaluates and saves. They wait here for its
+            # finished run folder, which it shares as the last line of step 5.
+            return processes.share(None)
         best_step = validation.restore_best() if settings.keep == "best" else None
         final = final_evaluation(model, tokenizer, data, device, validation, best_step or result.steps)
 
@@ -162,10 +167,10 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
             tracker.log_artifact(run.path / name)
         if checkpoint:
             checkpoint.delete()  # finished: only the final adapter remains
-        run_dir = processes.share(run.finish())
-        tracker.close(succeeded=True)
-    except BaseException:
-        tracker.close(succeeded=False)
+        tracker.close("FINISHED")
+        run_dir = processes.share(run.finish())  # last: once renamed, the run is complete whatever happens next
+    except BaseException as error:
+        tracker.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         if checkpoint and checkpoint.exists():
             script = sys.argv[0] if sys.argv[0].endswith(".py") else __file__  # not the notebook kernel's launcher
             print(f"[stopped] run kept for resuming: python {script} --resume {run.path}")
@@ -192,6 +197,9 @@ def check_settings(settings: Settings) -> None:
     check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
     check_choice(settings.keep, ("last", "best"), "keep")
     check_choice(settings.report_to, REPORT_TO_CHOICES, "report_to")
+    if settings.report_to in ("mlflow", "tensorboard") and not importlib.util.find_spec(settings.report_to):
+        package = "mlflow-skinny" if settings.report_to == "mlflow" else "tensorboard"
+        raise KitError(f"--report_to {settings.report_to} needs the {package} package: pip install {package}")
     if settings.keep == "best" and settings.eval_every <= 0:
         raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
     if settings.early_stopping_patience and settings.eval_every <= 0:
@@ -231,6 +239,7 @@ def prepare_model(settings: Settings, model_dir, device, dtype):
 
     torch.manual_seed(settings.seed)
     model = load_base_model(model_dir, device, dtype, settings.qlora)
+    model.name_or_path = base_model_reference(settings.model, model_dir)  # what the adapter records as its base
     checkpointing = settings.gradient_checkpointing
     if checkpointing is None:
         micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len

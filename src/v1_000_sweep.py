@@ -100,8 +100,10 @@ def point_name(index: int, point: dict) -> str:
     return f"{index:02d}_" + "_".join(f"{short.get(k, k)}{v}" for k, v in point.items())
 
 
-def launch(settings: Settings, config_path: Path, log_path: Path, gpu: str | None):
+def launch(settings: Settings, config_path: Path, log_path: Path, gpu: str | None, sweep_dir: Path):
     env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
+    # All runs of the sweep in one MLflow store (each run's own --output_dir would give each a store of its own).
+    env.setdefault("MLFLOW_TRACKING_URI", (sweep_dir / "mlruns").resolve().as_uri())
     log = open(log_path, "w", encoding="utf-8")
     return subprocess.Popen([sys.executable, settings.script, "--config", str(config_path)], stdout=log,
                             stderr=subprocess.STDOUT, env=env), log
@@ -176,10 +178,12 @@ def main(settings: Settings):
                 run_root = sweep_dir / "runs" / name
                 run_root.mkdir(parents=True)
                 config = {**base, **point, "output_dir": str(run_root), "run_name": name}
+                if "tracking_experiment" in {f.name for f in fields(settings_class)}:
+                    config["tracking_experiment"] = sweep_dir.name  # one experiment: the runs side by side
                 config_path = run_root / "sweep_point.yml"
                 config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
                 gpu = gpus[len(running)] if gpus else None
-                process, log = launch(settings, config_path, run_root / "log.txt", gpu)
+                process, log = launch(settings, config_path, run_root / "log.txt", gpu, sweep_dir)
                 running[process] = (index, name, point, run_root, log)
                 print(f"[sweep] run {index}/{len(points)}: {name}" + (f" on GPU {gpu}" if gpu is not None else ""))
             for process in [p for p in running if p.poll() is not None]:

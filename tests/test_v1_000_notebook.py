@@ -3,17 +3,15 @@ bottom on a tiny model for two steps; plus its helpers in ftkit.notebook."""
 
 import json
 import re
-import time
 
 import nbformat
 import papermill
 import pytest
 
 from conftest import REPO_ROOT, TINY_RECORDS, write_jsonl
-from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError
-from ftkit.notebook import (NotebookStop, data_files, is_hub_id, kit_record, publish_final,
+from ftkit.notebook import (data_files, is_hub_dataset_id, kit_record, publish_final,
                             unfinished_run_with_checkpoint)
 
 NOTEBOOK = REPO_ROOT / "src" / "v1_000_finetune.ipynb"
@@ -54,7 +52,6 @@ def test_committed_notebook_has_no_outputs_and_one_parameters_cell():
 
 def test_notebook_trains_saves_final_and_answers_on_a_tiny_model(tiny_model_dirs, tiny_data, tmp_path):
     train, validation = tiny_data
-    started = time.time()
     notebook, error = execute(tmp_path, PROJECT_NAME="tiny", SAVE_DIR=str(tmp_path / "save"),
                               BASE_MODEL=str(tiny_model_dirs["gemma3"]), DATASET=str(train), VALIDATION=str(validation),
                               MAX_STEPS=2, MAX_SEQ_LEN=256, PLOT_EVERY=1, MAX_NEW_TOKENS=6,
@@ -69,10 +66,9 @@ def test_notebook_trains_saves_final_and_answers_on_a_tiny_model(tiny_model_dirs
     assert "[demo] prompt: 山田太郎さんが来た。" in text
     generated = [int(n) for n in re.findall(r"^\[demo\] answer \((\d+) tokens\): ", text, flags=re.M)]
     assert len(generated) == 1 and 1 <= generated[0] <= 6, text[-2000:]
-    assert "headless run: skipped" in text or "ipywidgets" in str(notebook)
+    assert "headless run: skipped" in text  # the input box did not wait for a person
     pictures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(pictures) >= 2  # the length histogram and the live loss plot
-    assert time.time() - started < 120
 
 
 def test_hub_data_set_without_network_stops_with_one_line(tiny_model_dirs, tmp_path, monkeypatch):
@@ -83,15 +79,6 @@ def test_hub_data_set_without_network_stops_with_one_line(tiny_model_dirs, tmp_p
     failed = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert len(failed) == 1 and len(failed[0]["traceback"]) == 1, failed
     assert failed[0]["traceback"][0].startswith("error: could not reach the data set 'someone/no-such-data' on the Hugging Face Hub")
-
-
-def test_hub_model_without_network_is_a_one_line_error(monkeypatch):
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(KitError, match="--model someone/no-such-model: could not download it from the Hugging Face Hub"):
-        ensure_base_model("someone/no-such-model", log=lambda message: None)
-    assert NotebookStop("x")._render_traceback_() == ["error: x"]
 
 
 def test_records_of_other_shapes_are_mapped_to_the_kits():
@@ -111,7 +98,7 @@ def test_local_data_is_used_as_is_or_mapped_with_a_column_map(tmp_path):
     train, validation = data_files(str(other), str(other), {"prompt": "q", "completion": "a"}, tmp_path / "data")
     assert train == tmp_path / "data" / "train.jsonl" and validation == tmp_path / "data" / "validation.jsonl"
     assert [s.schema for s in load_samples(train)] == ["prompt_completion"] * 3
-    assert is_hub_id("owner/name") and not is_hub_id(str(plain)) and not is_hub_id("data/x.jsonl")
+    assert is_hub_dataset_id("owner/name") and not is_hub_dataset_id(str(plain)) and not is_hub_dataset_id("data/x.jsonl")
 
 
 def test_final_is_never_overwritten_and_unfinished_runs_are_found(tmp_path):

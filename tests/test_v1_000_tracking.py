@@ -21,7 +21,7 @@ def test_default_run_is_recorded_in_a_local_mlflow_store(tiny_model_dirs, tiny_d
     train, validation = tiny_data
     output = tmp_path / "out"
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4,
-                                         eval_every=2, eval_generate=1))  # report_to left at its default, auto
+                                         eval_every=2, eval_generate=1, report_to="auto"))  # the default
     metrics = json.loads((run_dir / "train_metrics.json").read_text())
 
     client = mlflow_client(output)
@@ -74,7 +74,7 @@ def test_tensorboard_events_hold_the_per_step_loss(tiny_model_dirs, tiny_data, t
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=3,
                                          report_to="tensorboard"))
     history = json.loads((run_dir / "train_metrics.json").read_text())["history"]
-    events = EventAccumulator(str(output / "tensorboard" / run_dir.name), size_guidance={"images": 0}).Reload()
+    events = EventAccumulator(str(output / "tensorboard" / "lora" / run_dir.name), size_guidance={"images": 0}).Reload()
     scalars = events.Scalars("loss")
     assert [e.step for e in scalars] == [h["step"] for h in history]
     assert [e.value for e in scalars] == pytest.approx([h["loss"] for h in history], rel=1e-6)
@@ -90,3 +90,18 @@ def test_report_to_none_writes_no_store_and_a_wrong_value_is_refused(tiny_model_
     with pytest.raises(SystemExit):
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, report_to="wandb"))
     assert "--report_to is 'wandb', expected one of: auto, none, mlflow, tensorboard" in capsys.readouterr().err
+
+
+def test_a_tracker_that_fails_does_not_fail_the_run(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capsys):
+    from mlflow.tracking import MlflowClient
+
+    def server_gone(*args, **kwargs):
+        raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setattr(MlflowClient, "log_batch", server_gone)
+    train, validation = tiny_data
+    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=2,
+                                         report_to="mlflow"))
+    assert (run_dir / "adapter_model.safetensors").is_file()
+    errors = capsys.readouterr().err
+    assert errors.count("[tracking] MlflowTracker failed, no more tracking in this run: tracking server unreachable") == 1

@@ -1,13 +1,16 @@
 """ftkit: the shared plumbing of the fine-tuning scripts in src/ (v1_000_lora_finetune.py, v1_000_infer.py, ...).
 
 Plain functions grouped by concern:
-  base_model   build the offline Gemma-3 270M directory from the packaged GGUF
+  base_model   --model as a local directory: a directory, a .gguf file (converted once) or a Hub id; the packaged
+               Gemma-3 270M and SmolLM2-135M built from their PyPI GGUF files
   data         read and check JSONL / JSON records (chat, instruction, prompt/completion, text)
   formatting   chat template, label masking, packing, collation
-  modeling     device and precision, loading the model (plain or 4-bit), attaching LoRA
+  modeling     device and precision, loading the model (plain or 4-bit), attaching LoRA (targets per architecture)
   loss         causal-LM loss on label tokens only, chunked over the 262k vocabulary (Liger's kernel on a GPU)
   distill      LwF: KL to the adapter-off base model, chunked
   trainer      the training loop with progress (loss, tokens/s, ETA) and out-of-memory recovery
+  distributed  several processes under `accelerate launch` (DDP or DeepSpeed ZeRO-2); rank 0 writes
+  tracking     MLflow / TensorBoard records of a run (--report_to)
   validation   validation every N steps, early stopping, best adapter kept in memory
   checkpoint   the opt-in rolling checkpoint for resuming
   runs         run folders that are complete or absent, newest-run lookup
@@ -16,6 +19,9 @@ Plain functions grouped by concern:
   generation   batched greedy answers in the training prompt format
   extraction_metrics  metrics of the bundled extraction task
   task         the bundled extraction task's system prompt
+  merging      an adapter merged into its base model, saved as a standalone model (and pushed to the Hub)
+  gguf_export  a merged model written as a GGUF file for llama.cpp-based tools
+  notebook     what the notebook v1_000_finetune.ipynb needs around training (live plot, data preview, input box)
 
 Scripts written against this module keep working: it grows by adding names, never by changing old ones.
 """

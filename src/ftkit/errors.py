@@ -31,5 +31,11 @@ def exit_on_user_error(main):
     return wrapper
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (libraries' messages run to paragraphs), or its type's name."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt

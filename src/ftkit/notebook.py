@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .base_model import HUB_ID
-from .errors import KitError
+from .errors import KitError, first_line
 from .formatting import IGNORE_INDEX, encode_sample
 from .runs import ADAPTER_FILE, INCOMPLETE_PREFIX
 from .checkpoint import CHECKPOINT_FILE
@@ -30,14 +30,9 @@ class NotebookStop(Exception):
         return [f"error: {self}"]
 
 
-def is_hub_id(value: str) -> bool:
-    """'owner/name' that is not a path on this machine."""
+def is_hub_dataset_id(value: str) -> bool:
+    """"owner/name" that is not a path on this machine nor a data file name (a model id: base_model.is_hub_id)."""
     return bool(HUB_ID.match(value)) and not Path(value).exists() and not value.endswith((".json", ".jsonl"))
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def load_hub_rows(dataset_id: str, split: str, config: str | None = None) -> list[dict]:
@@ -262,7 +257,7 @@ def data_files(dataset: str, validation: str, column_map: dict, data_dir: Path, 
     A local file without `column_map` is used as it is. A Hub data set (its `split`; `validation` is then a split
     name too) or a local file with `column_map` is mapped record by record and written as JSONL under `data_dir`.
     """
-    hub = is_hub_id(dataset)
+    hub = is_hub_dataset_id(dataset)
 
     def mapped(rows: list, source: str, name: str) -> Path:
         if not rows:

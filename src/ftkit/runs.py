@@ -46,7 +46,9 @@ class RunFolder:
         return final
 
     def discard(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the unfinished folder; a finished one (renamed by `finish`) is never removed."""
+        if self.path.name.startswith(INCOMPLETE_PREFIX):
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def write_json(path: Path, data) -> None:

@@ -8,25 +8,50 @@ MLflow is driven through its client (`MlflowClient`), not the `mlflow.start_run(
 train twice in one process and a failed run is marked FAILED rather than left running.
 """
 
+import functools
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
-from .errors import KitError
+from .errors import KitError, first_line
 
 REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard")
+
+
+def never_fails(method):
+    """Tracking must not decide a run's fate: a tracker error (a server gone, a full disk) is reported once, then
+    the tracker goes quiet and the run carries on, and saves, as it would without it."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        if self.broken:
+            return None
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            self.broken = True
+            print(f"[tracking] {type(self).__name__} failed, no more tracking in this run: {first_line(error)}", file=sys.stderr)
+            return None
+
+    return guarded
+
+
+def numeric(metrics: dict) -> dict:
+    return {key: float(value) for key, value in metrics.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 class Tracker:
     """Records nothing: the `--report_to none` tracker, and the interface of the others."""
 
     where = ""
+    broken = False
 
     def log_params(self, params: dict) -> None: ...
     def log_metrics(self, metrics: dict, step: int) -> None: ...
     def log_artifact(self, path: Path) -> None: ...
-    def close(self, succeeded: bool) -> None: ...
+    def close(self, status: str) -> None: ...  # FINISHED, FAILED or KILLED (interrupted)
 
     def log_step(self, record: dict) -> None:
         """One optimizer step's history record from the trainer (loss, its parts, learning rate, ...)."""
@@ -48,14 +73,12 @@ class Tracker:
 
 def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_name: str, log=print) -> Tracker:
     """The tracker `--report_to` asks for; 'auto' is MLflow when it is installed, else none."""
-    if report_to not in REPORT_TO_CHOICES:
-        raise KitError(f"--report_to is '{report_to}', expected one of: {', '.join(REPORT_TO_CHOICES)}")
     if report_to == "auto":
         report_to = "mlflow" if importlib.util.find_spec("mlflow") else "none"
     if report_to == "mlflow":
         tracker = MlflowTracker(Path(output_root) / "mlruns", experiment, run_name)
     elif report_to == "tensorboard":
-        tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / run_name)
+        tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / experiment / run_name)
     else:
         return Tracker()
     log(f"[tracking] {report_to}: {tracker.where}")
@@ -66,7 +89,7 @@ class MlflowTracker(Tracker):
     def __init__(self, store_dir: Path, experiment: str, run_name: str):
         # MLFLOW_TRACKING_URI, when set, points at the team's server or database instead of the local folder.
         uri = os.environ.get("MLFLOW_TRACKING_URI") or store_dir.resolve().as_uri()
-        if uri.startswith("file:"):
+        if uri.startswith("file:") or "://" not in uri:  # a folder (MLflow reads a bare path as one too)
             # MLflow 3 keeps the plain-folder store in maintenance mode and refuses it unless asked: a folder
             # needs no server or database, which is what a local default should be. (`mlflow ui
             # --backend-store-uri <folder>` reads it.)
@@ -81,24 +104,29 @@ class MlflowTracker(Tracker):
         self.run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
         self.where = f"{uri} (experiment '{experiment}', run '{run_name}')"
 
+    @never_fails
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
 
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
 
+    @never_fails
     def log_metrics(self, metrics: dict, step: int) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        batch = [Metric(key, value, now, step) for key, value in numeric(metrics).items()]
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
 
+    @never_fails
     def log_artifact(self, path: Path) -> None:
         self.client.log_artifact(self.run_id, str(path))
 
-    def close(self, succeeded: bool) -> None:
-        self.client.set_terminated(self.run_id, status="FINISHED" if succeeded else "FAILED")
+    @never_fails
+    def close(self, status: str) -> None:
+        # A run resumed with --resume starts a new MLflow run; the interrupted one stays KILLED.
+        self.client.set_terminated(self.run_id, status=status)
 
 
 class TensorBoardTracker(Tracker):
@@ -110,20 +138,23 @@ class TensorBoardTracker(Tracker):
         self.writer = SummaryWriter(log_dir=str(log_dir))
         self.where = f"{log_dir} (tensorboard --logdir {log_dir.parent})"
 
+    @never_fails
     def log_params(self, params: dict) -> None:
         table = "\n".join(f"| {key} | {value} |" for key, value in params.items())
         self.writer.add_text("settings", "| setting | value |\n|---|---|\n" + table)
 
+    @never_fails
     def log_metrics(self, metrics: dict, step: int) -> None:
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self.writer.add_scalar(key, value, step)
+        for key, value in numeric(metrics).items():
+            self.writer.add_scalar(key, value, step)
 
+    @never_fails
     def log_artifact(self, path: Path) -> None:
         if path.suffix == ".png":
             import matplotlib.image
 
             self.writer.add_image(path.stem, matplotlib.image.imread(path)[..., :3], dataformats="HWC")
 
-    def close(self, succeeded: bool) -> None:
+    @never_fails
+    def close(self, status: str) -> None:
         self.writer.close()

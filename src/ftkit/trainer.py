@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .distributed import launched_processes, write_weights_checksum
+from .distributed import Processes, write_weights_checksum
 from .errors import KitError
 from .formatting import IGNORE_INDEX, collate, row_length
 from .loss import label_token_loss_sum
@@ -63,7 +63,7 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     """
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
-    processes = processes or launched_processes()
+    processes = processes or Processes()  # one process unless the caller passes those `accelerate launch` started
     step_size = gradient_accumulation * processes.world_size  # micro-batches per optimizer step, all processes
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
