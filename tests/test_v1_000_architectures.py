@@ -116,3 +116,33 @@ def test_a_model_that_is_not_there_is_one_clear_line(model, message, tmp_path):
     code, stderr = run_script("--model", model, "--output_dir", str(tmp_path / "out"))
     assert code == 2 and "Traceback" not in stderr
     assert stderr.splitlines()[-1].startswith(f"error: {message}")
+
+
+def test_a_gguf_file_as_model_is_converted_once_and_trains(tiny_model_dirs, tiny_data, tmp_path, monkeypatch):
+    import ftkit.base_model
+    from ftkit.errors import KitError
+    from ftkit.gguf_export import write_gguf
+    from ftkit.modeling import load_tokenizer
+    from transformers import AutoModelForCausalLM
+
+    source_dir = tiny_model_dirs["llama"]
+    gguf_file = write_gguf(AutoModelForCausalLM.from_pretrained(source_dir), load_tokenizer(source_dir),
+                           tmp_path / "gguf" / "tiny-llama.gguf", "f16", log=lambda message: None)
+    monkeypatch.setattr(ftkit.base_model, "CONVERTED_MODELS_DIR", tmp_path / "models")
+    train, validation = tiny_data
+    run_dir = finetune.main(settings_for(gguf_file, train, validation, tmp_path / "out", max_steps=1, report_to="none"))
+    converted = tmp_path / "models" / "tiny-llama"
+    assert (converted / "config.json").is_file() and str(gguf_file.resolve()) in (converted / "SOURCE.txt").read_text()
+    assert json.loads((run_dir / "adapter_config.json").read_text())["base_model_name_or_path"] == str(converted.resolve())
+    base, tokenizer = load_for_inference(source_dir, None)
+    reloaded, _ = load_for_inference(converted, None)  # the same weights, through f16 (GGUF) and bf16 (saved)
+    expected, converted_logits = logits_of(base, tokenizer), logits_of(reloaded, tokenizer)
+    assert (converted_logits - expected).abs().max() < 0.03 * expected.abs().max()  # bf16 keeps about 3 digits
+    assert (converted_logits.argmax(-1) == expected.argmax(-1)).float().mean() >= 0.9
+
+    assert ftkit.base_model.ensure_base_model(gguf_file) == converted  # converted once, then reused
+    other = tmp_path / "elsewhere" / "tiny-llama.gguf"  # another file of the same name
+    other.parent.mkdir()
+    other.write_bytes(gguf_file.read_bytes() + b"\0")
+    with pytest.raises(KitError, match="holds a model that was not converted from"):
+        ftkit.base_model.ensure_base_model(other)

@@ -259,21 +259,27 @@ def test_runs_never_overwrite_each_other(tiny_model_dirs, tiny_data, tmp_path):
     assert first != second and first.is_dir() and second.is_dir()
 
 
-@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
-def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, failure):
+def fail_at_step(monkeypatch, step: int, failure=RuntimeError) -> dict:
+    """Make the trainer's gradient step raise `failure` at its `step`-th call; returns the call counter."""
     import ftkit.trainer
 
-    train, validation = tiny_data
     calls = {"n": 0}
     real_step = ftkit.trainer.accumulate_gradients
 
     def failing_step(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == step:
             raise failure("stopped in the middle of training")
         return real_step(*args, **kwargs)
 
     monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", failing_step)
+    return calls
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, failure):
+    train, validation = tiny_data
+    calls = fail_at_step(monkeypatch, 3, failure)
     output = tmp_path / "out"
     with pytest.raises((SystemExit, RuntimeError)):
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=5))

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from test_v1_000_lora_finetune import settings_for
+from test_v1_000_lora_finetune import fail_at_step, settings_for
 
-import ftkit.trainer
 import v1_000_lora_finetune as finetune
 
 pytest.importorskip("mlflow")  # in requirements.txt; the kit itself runs without it (--report_to auto -> none)
@@ -45,16 +44,7 @@ def test_default_run_is_recorded_in_a_local_mlflow_store(tiny_model_dirs, tiny_d
 
 def test_failed_run_is_marked_failed_and_leaves_no_run_folder(tiny_model_dirs, tiny_data, tmp_path, monkeypatch):
     train, validation = tiny_data
-    real_step = ftkit.trainer.accumulate_gradients
-    calls = {"n": 0}
-
-    def failing_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("stopped in the middle of training")
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", failing_step)
+    fail_at_step(monkeypatch, 2)
     output = tmp_path / "out"
     with pytest.raises(RuntimeError):
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4, report_to="mlflow"))
