@@ -1,0 +1,61 @@
+"""Merge a LoRA adapter into its base model and save one standalone Hugging Face model directory (no peft needed).
+
+Run:
+    python src/v1_000_merge.py                                   # newest finished run under src/output/
+    python src/v1_000_merge.py --adapter src/output/<run> --dtype fp32 --output merged/my-model
+    python src/v1_000_merge.py --push_to_hub my-name/my-model    # also upload it (needs network and hf auth login)
+
+Writes `<adapter folder>-merged/` (or --output; an existing folder is never overwritten, a default name gets a
+`-2`, `-3`, ... suffix instead): `model.safetensors`, `config.json`, `generation_config.json`, the tokenizer with
+the adapter's chat template (`tokenizer_config.json`, `chat_template.jinja`) and `merged_from.json` (base model
+and adapter). It is written under a hidden `.incomplete-…` name and renamed when complete. Load it with
+`AutoModelForCausalLM.from_pretrained(folder)` and `AutoTokenizer.from_pretrained(folder)`.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftkit import DEFAULT_OUTPUT_ROOT
+from ftkit.base_model import ensure_base_model
+from ftkit.errors import KitError, exit_on_user_error
+from ftkit.merging import free_path, merge_adapter, push_to_hub, save_merged
+from ftkit.runs import adapter_base_model, resolve_adapter
+from ftkit.settings import check_choice, parse_settings
+
+DTYPES = ("bf16", "fp32")
+
+
+@dataclass
+class Settings:
+    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
+    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (its adapter_config.json / config.yml)"})
+    output: str = field(default="", metadata={"help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
+    dtype: str = field(default="bf16", metadata={"help": "dtype of the saved weights: bf16 (half the size, the training dtype of Gemma) or fp32"})
+    push_to_hub: str = field(default="", metadata={"help": "also upload the folder to this Hub model repository (user/name), created private when missing"})
+
+
+@exit_on_user_error
+def main(settings: Settings) -> Path:
+    import torch
+
+    check_choice(settings.dtype, DTYPES, "dtype")
+    adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
+    base_model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
+    out_dir = Path(settings.output) if settings.output else free_path(Path(f"{adapter_dir}-merged"))
+    if out_dir.exists():
+        raise KitError(f"{out_dir} already exists; merged models are never overwritten (choose another --output)")
+    print(f"[merge] base {base_model_dir} + adapter {adapter_dir} -> {out_dir} ({settings.dtype})")
+
+    model, tokenizer = merge_adapter(base_model_dir, adapter_dir, torch.bfloat16 if settings.dtype == "bf16" else torch.float32)
+    save_merged(model, tokenizer, out_dir, provenance={"base_model": str(base_model_dir), "adapter": str(adapter_dir),
+                                                       "dtype": settings.dtype})
+    print(f"[merge] saved {out_dir}")
+    if settings.push_to_hub:
+        url = push_to_hub(out_dir, settings.push_to_hub)
+        print(f"[merge] uploaded to {url}")
+    return out_dir
+
+
+if __name__ == "__main__":
+    main(parse_settings(Settings))
