@@ -28,7 +28,7 @@ from ftkit.settings import check_choice, parse_settings
 class Settings:
     adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (its adapter_config.json / config.yml)"})
+    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
     output: str = field(default="", metadata={"help": "GGUF file to write; default: <adapter folder>-<type>.gguf (never overwritten)"})
     type: str = field(default="q8_0", metadata={"help": "weight format: q8_0 (8-bit, default), bf16 or f16 (16-bit, unquantized)"})
 

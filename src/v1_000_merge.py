@@ -29,7 +29,7 @@ DTYPES = ("bf16", "fp32")
 class Settings:
     adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (its adapter_config.json / config.yml)"})
+    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
     output: str = field(default="", metadata={"help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
     dtype: str = field(default="bf16", metadata={"help": "dtype of the saved weights: bf16 (half the size, the training dtype of Gemma) or fp32"})
     push_to_hub: str = field(default="", metadata={"help": "also upload the folder to this Hub model repository (user/name), created private when missing"})

@@ -121,13 +121,7 @@ def add_gemma3_parameters(writer, config) -> None:
         raise KitError("GGUF export of Gemma3ForCausalLM: attention logit soft-capping is not supported by llama.cpp's Gemma 3")
     if config.hidden_activation != "gelu_pytorch_tanh":
         raise KitError(f"GGUF export of Gemma3ForCausalLM: activation {config.hidden_activation} (llama.cpp uses gelu_pytorch_tanh)")
-    writer.add_context_length(config.max_position_embeddings)
-    writer.add_embedding_length(config.hidden_size)
-    writer.add_block_count(config.num_hidden_layers)
-    writer.add_feed_forward_length(config.intermediate_size)
-    writer.add_head_count(config.num_attention_heads)
-    writer.add_head_count_kv(config.num_key_value_heads)
-    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    add_transformer_shape(writer, config)
     writer.add_key_length(config.head_dim)
     writer.add_value_length(config.head_dim)
     full = rope(config, "full_attention")
@@ -141,12 +135,8 @@ def add_gemma3_parameters(writer, config) -> None:
         writer.add_final_logit_softcapping(config.final_logit_softcapping)
 
 
-def add_llama_parameters(writer, config) -> None:
-    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
-        raise KitError("GGUF export of LlamaForCausalLM with attention or MLP biases is not supported yet")
-    if config.hidden_act != "silu":
-        raise KitError(f"GGUF export of LlamaForCausalLM: activation {config.hidden_act} (llama.cpp uses silu)")
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+def add_transformer_shape(writer, config) -> None:
+    """The sizes every decoder-only architecture writes alike."""
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
     writer.add_block_count(config.num_hidden_layers)
@@ -154,6 +144,15 @@ def add_llama_parameters(writer, config) -> None:
     writer.add_head_count(config.num_attention_heads)
     writer.add_head_count_kv(config.num_key_value_heads)
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+
+
+def add_llama_parameters(writer, config) -> None:
+    if getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
+        raise KitError("GGUF export of LlamaForCausalLM with attention or MLP biases is not supported yet")
+    if config.hidden_act != "silu":
+        raise KitError(f"GGUF export of LlamaForCausalLM: activation {config.hidden_act} (llama.cpp uses silu)")
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    add_transformer_shape(writer, config)
     writer.add_rope_dimension_count(head_dim)
     if head_dim != config.hidden_size // config.num_attention_heads:
         writer.add_key_length(head_dim)
