@@ -45,7 +45,7 @@ def build_tokenizer():
                                    additional_special_tokens=["<start_of_turn>", "<end_of_turn>"])
 
 
-def build_tiny_model(architecture: str, tokenizer):
+def build_tiny_model(architecture: str, tokenizer, **config_overrides):
     import torch
     from transformers import AutoModelForCausalLM, Gemma3TextConfig, LlamaConfig
 
@@ -56,9 +56,10 @@ def build_tiny_model(architecture: str, tokenizer):
                   eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True,
                   initializer_range=0.3)  # large enough that the tied output head can make confident predictions
     if architecture == "gemma3":
-        config = Gemma3TextConfig(**common, sliding_window=16, layer_types=["sliding_attention", "full_attention"])
+        layers = dict(sliding_window=16, layer_types=["sliding_attention", "full_attention"])
+        config = Gemma3TextConfig(**{**common, **layers, **config_overrides})
     else:
-        config = LlamaConfig(**common)
+        config = LlamaConfig(**{**common, **config_overrides})
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 
 

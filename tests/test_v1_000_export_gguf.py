@@ -18,16 +18,8 @@ TEXTS = ["東京都渋谷区の会社員、山田太郎さん(35)が逮捕され
 def build_tiny_gemma3(tokenizer):
     """A tiny Gemma 3 as llama.cpp expects one: attention scaled by 1/sqrt(head_dim) and Gemma 3's own layer
     pattern (the conftest model scales by 1/sqrt(256) with head_dim 32, which llama.cpp would not reproduce)."""
-    import torch
-    from transformers import AutoModelForCausalLM, Gemma3TextConfig
-
-    torch.manual_seed(0)
-    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                              num_attention_heads=2, num_key_value_heads=1, head_dim=256, query_pre_attn_scalar=256,
-                              max_position_embeddings=512, sliding_window=512, initializer_range=0.3,
-                              pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                              eos_token_id=tokenizer.eos_token_id)
-    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return build_tiny_model("gemma3", tokenizer, head_dim=256, query_pre_attn_scalar=256, sliding_window=512,
+                            layer_types=None)
 
 
 @pytest.fixture(scope="module")

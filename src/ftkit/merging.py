@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import KitError
+from .errors import KitError, first_line
 
 MERGED_INFO_FILE = "merged_from.json"
 
@@ -68,7 +68,8 @@ def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None =
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = True) -> str:
-    """Upload a saved folder to a Hub model repository (created when missing); returns the repository URL.
+    """Upload a saved folder (a merged model, or an adapter) to a Hub model repository (created when missing);
+    returns the repository URL.
 
     Network and login problems become one KitError line: the folder stays on disk, ready for a retry.
     """
@@ -78,13 +79,12 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = True) -> str:
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
-                          commit_message="Upload merged model (ftkit)")
+                          commit_message="Upload from ftkit")
     except Exception as error:
         if not is_hub_error(error):
             raise
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise KitError(f"could not upload {folder} to the Hub repository '{repo_id}' ({type(error).__name__}: "
-                       f"{reason}); the folder is saved, retry when online and logged in (hf auth login)") from None
+                       f"{first_line(error)}); the folder is saved, retry when online and logged in (hf auth login)") from None
     return str(url)
 
 

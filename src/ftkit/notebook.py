@@ -297,18 +297,3 @@ def run_kit_script(src_dir: str | Path, script: str, *arguments) -> bool:
         print(f"[run] {script} stopped with exit status {process.returncode}")
         return False
     return True
-
-
-def push_folder(folder: str | Path, repo_id: str, private: bool = True) -> str:
-    """Upload a folder (an adapter, or a merged model) to a Hub model repository, created when missing."""
-    from huggingface_hub import HfApi
-
-    if not repo_id:
-        raise KitError("PUSH_TO_HUB needs HUB_REPO_ID, such as 'your-name/my-adapter'")
-    api = HfApi()
-    try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, ignore_patterns=[CHECKPOINT_FILE])
-    except Exception as error:
-        raise KitError(f"could not push {folder} to {repo_id} ({first_line(error)}); logged in with a write token?") from None
-    return f"https://huggingface.co/{repo_id}"

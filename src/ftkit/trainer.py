@@ -57,7 +57,7 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     resumes from it; without it nothing is written to disk.
     `on_step(record)` receives each step's history record (step, loss, learning_rate, grad_norm, tokens,
     seconds): for experiment tracking or a live plot in a notebook. It cannot stop the run.
-    `processes` (ftkit.distributed; found by itself when not given): under `accelerate launch`, each optimizer
+    `processes` (ftkit.distributed; one process when not given): under `accelerate launch`, each optimizer
     step is `gradient_accumulation` micro-batches from each of the processes, and only rank 0 shows progress,
     calls `after_step` / `on_step` and saves checkpoints; its decision to stop early is shared with the others.
     """
