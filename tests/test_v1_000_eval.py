@@ -6,6 +6,7 @@ import pytest
 from conftest import TINY_RECORDS, write_jsonl
 
 from ftkit.extraction_metrics import extraction_metrics, normalise, schema_ok
+from ftkit.ginza_baseline import ginza_missing
 
 TARO = '{"persons": [{"name": "山田太郎", "address": "東京都渋谷区"}]}'
 TWO = '{"persons": [{"name": "山田太郎", "address": "東京都渋谷区"}, {"name": "佐藤花子"}]}'
@@ -78,13 +79,17 @@ def test_eval_script_writes_metrics_and_table_for_base_and_adapter(tiny_model_di
     eval_file = write_jsonl(tmp_path / "eval.jsonl", TINY_RECORDS)
     columns = evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"),
                                                   model=str(tiny_model_dirs["gemma3"]), max_new_tokens=8))
-    assert set(columns) == {"base", "adapter"} and columns["adapter"]["samples"] == 4
+    # the default columns: base and adapter, and the off-the-shelf ginza baseline where ja-ginza is installed
+    baseline = ["ginza"] if ginza_missing() is None else []
+    assert list(columns) == ["base", "adapter", *baseline] and columns["adapter"]["samples"] == 4
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved["eval"]["base"]["samples"] == 4 and "name_set_f1" in saved["eval"]["adapter"]
     table = (run_dir / "metrics_eval.md").read_text()
-    assert "| metric | base | adapter |" in table and "| name_set_f1 |" in table
+    assert "| metric | " + " | ".join(["base", "adapter", *baseline]) + " |" in table and "| name_set_f1 |" in table
+    if baseline:  # the same rows in every column
+        assert set(saved["eval"]["ginza"]) == set(saved["eval"]["adapter"]) and saved["eval"]["ginza"]["samples"] == 4
     predictions = [json.loads(line) for line in (run_dir / "predictions_eval.jsonl").read_text().splitlines()]
-    assert len(predictions) == 4 and set(predictions[0]) == {"reference", "base", "adapter"}
+    assert len(predictions) == 4 and set(predictions[0]) == {"reference", "base", "adapter", *baseline}
 
 
 def test_training_can_record_generation_metrics(tiny_model_dirs, tiny_data, tmp_path):
