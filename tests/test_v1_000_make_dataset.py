@@ -1,14 +1,18 @@
 """The bundled dataset: made by the seeded generator, well-formed, and kept apart from the realistic test set."""
 
+import collections
+import json
 import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT
 
 from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_samples
 from ftkit.extraction_metrics import parse_json, schema_ok
+from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 
 GENERATOR = REPO_ROOT / "src" / "v1_000_make_dataset.py"
 
@@ -42,10 +46,33 @@ def test_every_answer_is_valid_and_quotes_the_text():
     assert negatives > 100
 
 
-def test_realistic_test_set_is_large_enough_and_never_in_training():
-    realistic = user_texts(DEFAULT_DATASET_DIR / "realistic_test.jsonl")
+@pytest.mark.parametrize("name", ["realistic_test.jsonl", "realistic_test_hard.jsonl"])
+def test_realistic_test_set_is_large_enough_and_never_in_training(name):
+    realistic = user_texts(DEFAULT_DATASET_DIR / name)
     assert len(realistic) >= 150
     training = "\n".join(user_texts(DEFAULT_DATASET_DIR / "train.jsonl"))
     sentences = [s for text in realistic for s in re.split(r"(?<=。)", text) if len(s) >= 12]
     leaked = [s for s in sentences if s in training]
     assert not leaked, leaked[:3]
+
+
+HARD_SHAPES = ("surname_only", "ring_or_stage_name", "person_list", "katakana_alone", "long_sentence", "no_person")
+
+
+def test_hard_realistic_test_set_quotes_its_text_and_covers_every_shape():
+    path = DEFAULT_DATASET_DIR / "realistic_test_hard.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(records) >= 150
+    tags = collections.Counter(tag for record in records for tag in record["tags"])
+    assert {shape: tags[shape] for shape in HARD_SHAPES if tags[shape] < 15} == {}
+    easy = set(user_texts(DEFAULT_DATASET_DIR / "realistic_test.jsonl"))
+    for sample, record in zip(load_samples(path), records):
+        system, text, answer = (message["content"] for message in sample.messages)
+        assert system == EXTRACTION_SYSTEM_PROMPT, sample.where
+        assert text not in easy, sample.where
+        answer = parse_json(answer)
+        assert schema_ok(answer), sample.where
+        assert bool(answer["persons"]) != ("no_person" in record["tags"]), sample.where
+        for person in answer["persons"]:
+            assert person["name"] in text, sample.where
+            assert person.get("address", "") in text, sample.where
