@@ -6,10 +6,16 @@ fullest form the text gives (titles, ages, readings stripped), with "address" on
 Texts are composed from varied parts (openings, clauses, predicates, quotes) across crime, accidents,
 politics, economy, sports, entertainment, culture, science, international and local news, with foreign
 name styles, surname-only mentions, non-residence places, look-alike distractors and ~28% texts
-without any person. The same --seed always gives byte-identical files.
+without any person. 40% of the texts with a person (HARD_SHARE) have one of the shapes of real news that a model
+trained on full-name-first texts misses (SHAPE_TAGS): a person named only by the surname with a title or
+suffix, or alone as in sports ('大谷は'); ring names, stage names and single names; lists of three to six
+persons in one sentence; katakana foreign names with nothing around them; a person deep inside a long sentence.
+Residences come at prefecture, city/ward, town and street level. Japanese names come from names_ja.tsv
+(converted from japanese-personal-name-dataset by src/v1_000_make_names.py, see NAMES_NOTICE.md) and Faker.
+The same --seed always gives byte-identical files; --stats prints the shares of every phenomenon.
 
 Run from the repository root:
-    python src/v1_000_make_dataset.py [--train-size 800] [--validation-size 120] [--seed 0] [--out-dir DIR] [--stats]
+    python src/v1_000_make_dataset.py [--train-size 340] [--validation-size 120] [--seed 0] [--out-dir DIR] [--stats]
 Writes DIR/train.jsonl and DIR/validation.jsonl (default DIR: tmp_docker/dataset in the repository), one chat
 record per line. Validation is drawn from its own stream (seed+1) and never repeats a training text.
 """
@@ -20,6 +26,7 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from faker import Faker
@@ -30,8 +37,9 @@ from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT_DIR = REPO_ROOT / "tmp_docker" / "dataset"
 NEGATIVE_SHARE = 0.28                        # texts with no person at all
+HARD_SHARE = 0.40                            # texts with a person drawn from HARD_SCENES (the SHAPE_TAGS shapes)
 PERSON_COUNT_WEIGHTS = {1: 36, 2: 34, 3: 20, 4: 10}
-ADDRESS_LEVEL_WEIGHTS = {"pref": 2, "city": 6, "street": 3}
+ADDRESS_LEVEL_WEIGHTS = {"pref": 2, "city": 5, "town": 2, "street": 3}  # town: "…市〇〇町", street: "…2丁目3番"
 MIN_CHARS, MAX_CHARS = 25, 200               # short texts keep a CPU epoch around five minutes
 # Who lives next door: mostly Japanese names, but foreign residents appear in real local news too.
 CIVILIAN_KINDS = {"jp": 84, "viet": 5, "chinese": 4, "korean_kanji": 3, "korean_kata": 3, "kata": 1}
@@ -42,6 +50,27 @@ ARTIST_KINDS = {"jp": 70, "kata": 10, "korean_kata": 8, "latin": 6, "initials": 
 EXEC_KINDS = {"jp": 78, "kata": 8, "latin": 7, "initials": 7}
 
 W = str.split  # word lists are written as space-separated strings to keep the data compact
+NAMES_FILE = REPO_ROOT / "tmp_docker" / "dataset" / "names_ja.tsv"  # from src/v1_000_make_names.py, see NAMES_NOTICE.md
+# The "hard" shapes of real news that a model trained on full-name-first texts misses; each record that has one
+# carries its tag, and shape_stats() reports their shares.
+SHAPE_TAGS = ("shape:lone_surname", "shape:stage_name", "shape:list", "shape:kata_alone", "shape:deep")
+
+
+def load_names(path=NAMES_FILE):
+    """names_ja.tsv -> (surnames [(written, reading)], their weights, male given names, female given names)."""
+    sur, weights, given = [], [], {"m": [], "f": []}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        kind, written, reading, weight = line.split("\t")
+        if kind == "sur":
+            sur.append((written, reading))
+            weights.append(int(weight) ** 0.5)  # common surnames stay common, rare ones still come up
+        else:
+            given[kind].append((written, reading))
+    if not sur or not given["m"] or not given["f"]:
+        raise ValueError(f"{path}: no names in it; rebuild it with python src/v1_000_make_names.py")
+    return sur, weights, given["m"], given["f"]
 
 
 def pairs(s):  # "王:ワン 李:リー" -> [("王", "ワン"), ...]
@@ -60,10 +89,15 @@ JP_GIVEN_F = pairs("さくら:さくら 美咲:みさき 葵:あおい 陽菜:�
                    "千尋:ちひろ 綾乃:あやの ひかり:ひかり 朋子:ともこ 久美子:くみこ 理恵:りえ 奈々:なな 節子:せつこ 和子:かずこ")
 # Western names by origin: (male given names, female given names, surnames), so that a French minister sounds French.
 KATA = {o: (W(m), W(f), W(sur)) for o, m, f, sur in [
-    ("en", "ジョン マイケル デビッド ジェームズ ロバート ウィリアム トーマス リチャード ポール マーク ピーター アンドリュー ダニエル",
-     "エミリー サラ ジェシカ ローラ ケイト エレン ハンナ オリビア エマ",
+    ("en", "ジョン マイケル デビッド ジェームズ ロバート ウィリアム トーマス リチャード ポール マーク ピーター アンドリュー ダニエル "
+     "ケビン ブライアン スティーブン ジョージ エドワード クリストファー マシュー ジョシュア ライアン ジャスティン ケネス",
+     "エミリー サラ ジェシカ ローラ ケイト エレン ハンナ オリビア エマ エリザベス メアリー レベッカ アシュリー グレース "
+     "ナタリー アマンダ ジェニファー レイチェル",
      "スミス ジョンソン ブラウン ミラー ウィルソン テイラー アンダーソン トンプソン ハリス クラーク ウォーカー アレン ライト "
-     "スコット グリーン ベイカー アダムズ ネルソン キャンベル ミッチェル ロバーツ カーター エバンス ターナー パーカー コリンズ"),
+     "スコット グリーン ベイカー アダムズ ネルソン キャンベル ミッチェル ロバーツ カーター エバンス ターナー パーカー コリンズ "
+     "ヤング キング ライト ヒル ムーア ジャクソン マーティン リー ホワイト ハリソン ルイス ロビンソン ウォーカー ホール "
+     "クーパー モーガン ベル マーフィー ベネット グレイ ハワード ワード フォスター ブルックス ケリー サンダース プライス "
+     "スチュワート モリス ロジャーズ リード クック ベイリー ヒューズ ウッド ワトソン フレミング ギブソン ハンター"),
     ("fr", "ピエール ニコラ ジャン＝リュック ジャン＝ピエール フランソワ", "ソフィー クレール マリー カミーユ",
      "デュボワ ルフェーブル モロー マルタン ベルナール ルロワ"),
     ("de", "ハンス ステファン カール＝ハインツ ルーカス ミヒャエル", "クララ アンナ ザビーネ ユリア",
@@ -73,7 +107,8 @@ KATA = {o: (W(m), W(f), W(sur)) for o, m, f, sur in [
     ("pt", "カルロス ミゲル ルイス ラファエル", "マリア アナ ベアトリス", "シルバ サントス オリベイラ ソウザ"),
     ("es", "カルロス ミゲル ホセ", "ソフィア ルシア", "ガルシア マルティネス ロペス ゴンサレス")]}
 KATA_ORIGINS = {"en": 50, "fr": 10, "de": 10, "it": 6, "ru": 6, "pt": 8, "es": 10}
-MONONYMS = W("ロドリーニョ カイキーニョ ルアンジーニョ タッシオ ヴィニシオ エドゥアルジーニョ ジエゴン")
+MONONYMS = W("ロドリーニョ カイキーニョ ルアンジーニョ タッシオ ヴィニシオ エドゥアルジーニョ ジエゴン マテウジーニョ "
+             "ジュニオール レアンドロン チアギーニョ ドウグラシーニョ ファビーニョ エウトン ジョアンジーニョ")
 INITIALS = W("A B C D E F G H J K L M P R S T W")
 # Given names come as (male, female) lists: Vietnamese "バン" / "ティ" middle names mark the gender.
 VIET_SUR = W("グエン チャン レ ファム ホアン ブイ ドー")
@@ -84,7 +119,35 @@ CN_GIVEN = (pairs("偉:ウェイ 強:チアン 磊:レイ 軍:ジュン 傑:ジ�
 KR_SUR = pairs("金:キム 李:イ 朴:パク 崔:チェ 鄭:チョン 姜:カン 尹:ユン 韓:ハン 申:シン 権:クォン 柳:ユ 徐:ソ")
 KR_GIVEN = (pairs("民俊:ミンジュン 志勲:ジフン 成浩:ソンホ 泰佑:テウ 在賢:ジェヒョン 東旭:ドンウク 炳哲:ビョンチョル"),
             pairs("瑞妍:ソヨン 恩恵:ウネ 秀晶:スジョン 英美:ヨンミ 美善:ミソン 賢珠:ヒョンジュ 知英:ジヨン"))
-HIST_GIVEN = W("宗信 景元 直孝 光政 重春 忠房 義晴 長重 久通 信房 政之 利貞 頼綱 元春 貞宗")
+VOCAB_SUR, VOCAB_SUR_WEIGHTS, VOCAB_GIVEN_M, VOCAB_GIVEN_F = load_names()
+VOCAB_SUR_CUM = list(accumulate(VOCAB_SUR_WEIGHTS))
+HIST_GIVEN = W("宗信 景元 直孝 光政 重春 忠房 義晴 長重 久通 信房 政之 利貞 頼綱 元春 貞宗 晴信 勝頼 氏康 義元 光秀 長政 "
+                "秀秋 輝元 隆景 正則 清正 忠興 宗茂 直政 康政 景勝 兼続 昌幸 幸綱 泰時 時頼 義貞 正成 尊氏 持氏")
+# Ring names, stage names and single names (invented in the usual patterns): these people are named by them alone.
+SUMO_HEAD = W("若 琴 栃 朝 豊 千代 北 玉 照 宝 霧 翔 貴 隆 錦 大 天 阿 明 剣 御 宇 美 志 輝 碧 安 北勝 正 熱 武 王 東 翠 遠 "
+              "英 豪 琴ノ 若ノ 朝乃 大の 千代の 栃ノ 玉ノ 豊ノ 金 白 黒 青 紅 旭 日翔 隠岐 佐田 出羽 湘南 阿蘇 土佐 肥後")
+SUMO_TAIL = W("山 海 龍 富士 錦 嵐 桜 鵬 勝 昇 風 翔 光 勢 國 丸 里 花 浪 城 峰 力 舞 乃山 ノ山 乃花 の里 ノ富士 ノ海 ノ龍 ノ若 "
+              "乃若 旭 王 響 心 輝 鷲 獅子 猛 神 剛 昇龍 若 天 大海 ノ島 乃城")
+SUMO_RANKS = W("横綱 大関 大関 関脇 小結")
+STABLES = W("佐渡ケ嶽部屋 二所ノ関部屋 宮城野部屋 伊勢ケ浜部屋 九重部屋 高砂部屋 春日野部屋 玉ノ井部屋 時津風部屋 出羽海部屋")
+BASHO = W("初場所 春場所 夏場所 名古屋場所 秋場所 九州場所")
+KIMARITE = W("寄り切り 押し出し 突き落とし 上手投げ はたき込み 送り出し 寄り倒し 小手投げ 下手投げ 引き落とし 押し倒し")
+STAGE_HEAD = W("ダンディ ジョニー キャプテン ミスター ハリー ビッグ ジャンボ マッスル サンシャイン ゴールデン ハイパー ミラクル")
+STAGE_KANA = W("やすこ みやぞん ぺこり ゆうぞう まさお けんじろう ぴろき よしみ ちゃんぽん ごっつ たけぞう ひろみん のりお "
+               "ナダル ゴリ ケンドー タカ トシ ノブ カズ ヒコ ヤス ミキ ポンタ ザキ ケンタ ジロー サンペイ")
+MONO_ARTISTS = W("MAYA RINA KOTA HIKARU SORA YUNA REN MIRAI NANA SHUN KEITO ERIKA MIYU RIO JUNO AYAKA Aimi Yuri Hana "
+                 "アイナ リサ ミレイ カノン ユナ レイナ セイラ ジュリ マナミ あいか みのり さえこ")
+RAKUGO_HOUSE = W("三遊亭 桂 柳家 林家 春風亭 立川 笑福亭 古今亭 月亭 柳亭")
+RAKUGO_NAME = W("小円 文吉 喬之助 正楽 朝太郎 志の吉 鶴丸 小梅 風柳 円蔵 文平 談吉 喜之助 小りん 福丸 吉弥 雀々 花緑 小蝶 竹丸")
+KABUKI_HOUSE = W("市川 尾上 中村 松本 坂東 片岡 市村 澤村")
+KABUKI_NAME = W("團之助 菊之丞 勘之丞 雀右衛門 右近 染之助 鴈十郎 橘太郎 猿弥 新悟 虎之介 梅枝 扇十郎 歌昇 芝翫")
+MONKS = W("覚雲 玄了 慶祐 明空 慈海 道賢 宗円 義空 栄伝 了海 照雲 円心 空也坊 恵空")
+# Horses, ships, stables, awards, companies and teams named like persons: never persons.
+HORSE_HEAD = W("サクラ キタサン ゴールド メイショウ エア トウカイ マチカネ シゲル ダイワ スズカ アドマイヤ ナリタ")
+HORSE_TAIL = W("ブライト スター ホープ ウイング ラッキー フラッシュ オーシャン リボン ジョージ マックス ルビー ボルト エース")
+PERSON_COMPANIES = W("米ジョンソン・エンド・ジョンソン 米フォード・モーター 米マクドナルド 米ボーイング 米ケロッグ 米デル "
+                     "米ヒューレット・パッカード 英ダイソン 英ロールス・ロイス 独ポルシェ 伊フェラーリ 伊ランボルギーニ")
+PERSON_AWARDS = W("芥川賞 直木賞 沢村賞 ノーベル平和賞 ノーベル物理学賞 ノーベル文学賞")  # named after persons, awards all the same
 NATIONALITY = {"viet": "ベトナム国籍", "chinese": "中国籍", "korean_kanji": "韓国籍", "korean_kata": "韓国籍", "kata": "米国籍"}
 
 # ---------------------------------------------------------------- places (prefecture: cities/wards)
@@ -111,18 +174,48 @@ PREF_CITIES = {line.split(":")[0]: line.split(":")[1].split() for line in """北
 広島県:広島市中区 広島市安佐南区 福山市 呉市
 福岡県:福岡市博多区 福岡市早良区 北九州市小倉北区 久留米市
 熊本県:熊本市中央区 八代市
-沖縄県:那覇市 沖縄市 うるま市""".splitlines()}
+沖縄県:那覇市 沖縄市 うるま市
+秋田県:秋田市 横手市 大館市
+山形県:山形市 鶴岡市 酒田市
+山梨県:甲府市 富士吉田市
+富山県:富山市 高岡市
+福井県:福井市 敦賀市
+岐阜県:岐阜市 大垣市 高山市
+三重県:津市 四日市市 伊勢市
+滋賀県:大津市 草津市 彦根市
+奈良県:奈良市 橿原市 生駒市
+和歌山県:和歌山市 田辺市
+鳥取県:鳥取市 米子市
+島根県:松江市 出雲市
+岡山県:岡山市北区 倉敷市 津山市
+山口県:山口市 下関市 宇部市
+徳島県:徳島市 阿南市
+香川県:高松市 丸亀市
+愛媛県:松山市 今治市 新居浜市
+高知県:高知市 南国市
+佐賀県:佐賀市 唐津市
+長崎県:長崎市 佐世保市 諫早市
+大分県:大分市 別府市 中津市
+宮崎県:宮崎市 都城市 延岡市
+鹿児島県:鹿児島市 霧島市 鹿屋市""".splitlines()}
 PREFS = list(PREF_CITIES)
-REGION = {p: r for line in ["北日本:北海道 青森県 岩手県 宮城県 福島県", "関東甲信:茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 長野県",
-                            "北陸:新潟県 石川県", "東海:静岡県 愛知県", "近畿:京都府 大阪府 兵庫県", "中国地方:広島県",
-                            "九州:福岡県 熊本県", "沖縄地方:沖縄県"] for r, ps in [line.split(":")] for p in ps.split()}
+REGION = {p: r for line in ["北日本:北海道 青森県 岩手県 宮城県 福島県 秋田県 山形県",
+                            "関東甲信:茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 長野県 山梨県", "北陸:新潟県 石川県 富山県 福井県",
+                            "東海:静岡県 愛知県 岐阜県 三重県", "近畿:京都府 大阪府 兵庫県 滋賀県 奈良県 和歌山県",
+                            "中国地方:広島県 鳥取県 島根県 岡山県 山口県", "四国:徳島県 香川県 愛媛県 高知県",
+                            "九州:福岡県 熊本県 佐賀県 長崎県 大分県 宮崎県 鹿児島県", "沖縄地方:沖縄県"]
+          for r, ps in [line.split(":")] for p in ps.split()}
 FOREIGN_CITIES = W("ロンドン パリ ニューヨーク ソウル 上海 シドニー ベルリン")
 WORKPLACES = W("病院 介護施設 市役所 工場 ホテル 飲食店 保育園 物流倉庫 スーパー 建設会社")
 OCCUPATIONS = W("会社員 会社員 会社員 自営業 無職 パート従業員 公務員 看護師 保育士 中学校教諭 農業 漁業 "
                 "タクシー運転手 会社役員 美容師 調理師 介護職員 建設作業員 トラック運転手 団体職員 飲食店経営")
 # Capitals named like their prefecture and designated cities are written without the prefecture.
 BARE_CITIES = W("札幌市 仙台市 さいたま市 千葉市 横浜市 川崎市 相模原市 新潟市 静岡市 浜松市 名古屋市 京都市 大阪市 堺市 "
-                "神戸市 広島市 福岡市 北九州市 熊本市 青森市 盛岡市 水戸市 宇都宮市 前橋市 長野市 金沢市 那覇市")
+                "神戸市 広島市 福岡市 北九州市 熊本市 青森市 盛岡市 水戸市 宇都宮市 前橋市 長野市 金沢市 那覇市 秋田市 山形市 "
+                "富山市 福井市 岐阜市 奈良市 和歌山市 鳥取市 岡山市 山口市 徳島市 高知市 佐賀市 長崎市 大分市 宮崎市 鹿児島市")
+TOWN_BASES = W("緑 桜 旭 栄 若葉 中央 本 新 寿 曙 日吉 青葉 泉 春日 松原 高砂 住吉 八幡 宮前 平和 富士見 朝日 東雲 千歳 港 錦 "
+               "白山 元 幸 弥生 昭和 大手 末広 柳 梅ケ丘 稲荷 天神 城山 桃山 花園 美原 光 清水 大宮 本郷 北野 南台 若松 緑ケ丘 "
+               "常盤 宮本 霞ケ丘 富岡 青山 桜木 御幸 鶴見 八千代 高見 浜 岩崎 山手 みどり ひばりが丘 つつじが丘")
 FOREIGN_OCCUPATIONS = W("技能実習生 留学生 会社員 飲食店従業員 英会話講師")
 
 # ---------------------------------------------------------------- distractor material (never persons)
@@ -233,20 +326,36 @@ class Gen:
         bare = any(city.startswith(b) for b in BARE_CITIES) or pref == "東京都" and city.endswith("区") and self.chance(0.3)
         return city if bare and self.chance(0.92) or self.chance(0.08) else pref + city
 
+    def town(self):
+        """A town or district name: faker's (filtered) or composed the way Japanese ones are ('緑町', '東桜台', '中野')."""
+        if self.chance(0.3):
+            town = self.ja.town()
+            while len(town) > 5 or any("ァ" <= ch <= "ヶ" for ch in town) or town.endswith(("公園", "外苑", "駅")):
+                town = self.ja.town()  # skip faker's building-like "虎ノ門ヒルズ森タワー" and parks
+            return town
+        base = self.pick(TOWN_BASES) if self.chance(0.55) else self.surname()[0]  # many towns share a surname's name
+        pre = self.pick(W("東 西 南 北 上 下 新 中")) if len(base) <= 2 and self.chance(0.15) else ""
+        suffix = "町" if base in ("本", "新", "元") else self.weighted({"町": 45, "": 25, "台": 8, "が丘": 6, "本町": 4, "新町": 4})
+        return pre + base + suffix
+
     def address(self, levels=None, home=None):
-        """A residence at a random level (prefecture, city/ward, street): (text, level, pref, city)."""
+        """A residence at a random level (prefecture, city/ward, town, street): (text, level, pref, city)."""
         pref, city = home or self.locale()
         level = self.weighted(levels or ADDRESS_LEVEL_WEIGHTS)
         if level == "pref":
             return pref, level, pref, city
         if level == "city":
             return self.city(pref, city), level, pref, city
-        town = self.ja.town()
-        while len(town) > 5 or any("ァ" <= ch <= "ヶ" for ch in town):  # skip faker's building-like "虎ノ門ヒルズ森タワー"
-            town = self.ja.town()
-        c, b, g = self.num(1, 9), self.num(1, 30), self.num(1, 25)  # small block numbers, as real ones are
         head = self.city(pref, city) if self.chance(0.75) else pref + city
+        if city.startswith("札幌市") and self.chance(0.5):  # Sapporo's grid: "北24条西5丁目"
+            town = f"{self.pick(['北', '南'])}{self.num(1, 40)}条{self.pick(['東', '西'])}"
+        else:
+            town = self.town()
+        if level == "town":
+            return head + town, level, pref, city
+        c, b, g = self.num(1, 9), self.num(1, 30), self.num(1, 25)  # small block numbers, as real ones are
         return self.pick([f"{head}{town}{c}丁目{b}番{g}号", f"{head}{town}{c}の{b}の{g}", f"{head}{town}{c}丁目",
+                          f"{head}{town}{c}丁目{b}の{g}", f"{head}{town}{c}丁目{b}番", f"{head}{town}{self.num(1, 999)}番地",
                           f"{head}{town}{c}－{b}－{g}"]), level, pref, city
 
     def police(self, pref, city):
@@ -254,17 +363,50 @@ class Gen:
         base = city.split("市")[-1] if city.endswith("区") and "市" in city else city
         return force + self.pick(["", base[:-1] + "署"]) if len(base) > 2 else force
 
+    def surname(self, min_len=1):
+        """A surname and its reading from names_ja.tsv, weighted by how common it is."""
+        while True:
+            sur = self.rng.choices(VOCAB_SUR, cum_weights=VOCAB_SUR_CUM)[0]
+            if len(sur[0]) >= min_len:
+                return sur
+
     def jp_name(self, hist=False, male=None):
         male = self.chance(0.5) if male is None else male
-        if self.chance(0.5):  # faker pairs carry the matching reading; extra lists widen faker's 50 surnames
+        source = self.rng.random()
+        if source < 0.12:  # faker pairs carry the matching reading
             s = self.ja.last_name_pair()
             g = self.ja.first_name_male_pair() if male else self.ja.first_name_female_pair()
             s, g = (s[0], hira(s[1])), (g[0], hira(g[1]))
-        else:
+        elif source < 0.2:
             s, g = self.pick(JP_SUR_EXTRA), self.pick(JP_GIVEN_M if male else JP_GIVEN_F)
+        else:  # names_ja.tsv: about 2,000 surnames and 2,700 given names
+            s, g = self.surname(), self.pick(VOCAB_GIVEN_M if male else VOCAB_GIVEN_F)
+            if not male and len(g[1]) <= 3 and self.chance(0.06):
+                g = (g[1], g[1])  # some women's names are written in hiragana: "さくら", "ひかり"
         if hist:
             g = (self.pick(HIST_GIVEN), "")
         return Name(s[0] + g[0], s[0], f"{s[1]}・{g[1]}" if g[1] else "", "hist" if hist else "jp")
+
+    def stage_name(self, kind):
+        """A ring name, stage name or single name: the whole of how news names that person."""
+        r = self
+        if kind == "sumo":
+            head = r.pick(SUMO_HEAD)
+            tails = [t for t in SUMO_TAIL if not (head[-1] in "ノ乃の" and t[0] in "ノ乃の") and t != head]
+            return head + r.pick(tails)
+        if kind == "comedian":
+            return r.pick([r.pick(STAGE_KANA), r.pick(STAGE_HEAD) + r.surname(2)[0], r.surname(2)[0] + r.pick(W("ボーイ マン 丸 太夫"))])
+        if kind == "mono_artist":
+            return r.pick(MONO_ARTISTS)
+        if kind == "rakugo":
+            return r.pick(RAKUGO_HOUSE) + r.pick(RAKUGO_NAME)
+        if kind == "kabuki":
+            return r.pick(KABUKI_HOUSE) + r.pick(KABUKI_NAME)
+        if kind == "monk":
+            return r.pick(MONKS)
+        if kind == "pen":  # a pen name in hiragana, from a surname's and a given name's readings
+            return r.surname(2)[1] + r.pick(VOCAB_GIVEN_M + VOCAB_GIVEN_F)[1]
+        return r.pick(MONONYMS)
 
     def name(self, kind, male=None):
         """A name of one style; male=None means either gender (only team sports need to choose)."""
@@ -272,13 +414,13 @@ class Gen:
         male = r.chance(0.5) if male is None else male
         if kind in ("jp", "hist"):
             return self.jp_name(hist=kind == "hist", male=male or kind == "hist")
-        if kind.startswith("kata") or kind == "initials":  # "kata:fr" asks for a French name
+        if kind.startswith("kata") or kind == "initials":  # "kata:fr" asks for a French name, "kata_given" for a given name
             origin = kind.split(":")[1] if ":" in kind else r.weighted(KATA_ORIGINS)
             m_given, f_given, surs = KATA[origin]
             kata_given, sur = m_given if male else f_given, r.pick(surs)
             if origin == "ru" and not male:  # Russian women's surnames end in -ワ: ペトロフ -> ペトロワ
                 sur = sur[:-1] + "ワ"
-        if kind.startswith("kata"):
+        if kind.startswith("kata:") or kind == "kata":
             return Name(f"{r.pick(kata_given)}・{sur}", sur, "", "kata")
         if kind == "initials":  # "J・K・ローリング" or "ジョン・F・スミス", sometimes full-width letters
             a, b = r.pick(INITIALS), r.pick(INITIALS)
@@ -289,8 +431,11 @@ class Gen:
         if kind == "latin":
             sur = self.en.last_name()
             return Name(f"{self.en.first_name_male() if male else self.en.first_name_female()} {sur}", sur, "", kind)
-        if kind == "mononym":
-            m = r.pick(MONONYMS)
+        if kind in ("mononym", "sumo", "comedian", "mono_artist", "rakugo", "kabuki", "monk", "pen"):
+            m = self.stage_name(kind)
+            return Name(m, m, "", kind)
+        if kind == "kata_given":  # a foreign resident named by the given name alone: "マリアさん"
+            m = r.pick(m_given if male else f_given)
             return Name(m, m, "", kind)
         if kind == "viet":
             full = f"{r.pick(VIET_SUR)}・{r.pick(VIET_GIVEN[not male])}"
@@ -322,12 +467,16 @@ class Text:
         self.g, self.names, self.persons, self.tags, self.quotes = g, [], [], set(), []
         self.age_fmt = g.pick(["({})", "（{}）"])  # one style per text, as an editor would keep it
 
-    def who(self, kinds, male=None):
-        """A fresh name whose forms cannot be confused with another person's in this text."""
+    def who(self, kinds, male=None, lone=False):
+        """A fresh name whose forms cannot be confused with another person's in this text.
+
+        lone=True asks for a name with a surname of two characters or more, to be written by the surname alone."""
         while True:
             kind = self.g.weighted(kinds) if isinstance(kinds, dict) else self.g.pick(kinds)
             sex = self.g.chance(0.5) if male is None else male
             n = self.g.name(kind, sex)
+            if lone and (n.short == n.full or len(n.short) < 2 or n.short in LONE_STOP):
+                continue
             if not any(n.short in u.full or u.short in n.full for u in self.names):
                 n.male = sex
                 self.names.append(n)
@@ -348,7 +497,8 @@ RES_SHAPES = [("res:no", "{A}の{O}、{N}{h}{a}"), ("res:no", "{A}の{N}{h}{a}")
               ("res:zaiju", "{A}在住の{O}、{N}{h}{a}"), ("res:zaiju", "{A}在住の{N}{h}{a}"),
               ("res:sumu", "{A}に住む{O}の{N}{h}{a}"), ("res:sumu", "{A}に住む{N}{h}{a}"),
               ("res:equals", "{O}{N}{h}{a}＝{A}＝"), ("res:paren", "{N}{h}（{A}）"), ("res:paren", "{N}{h}（{O}、{A}）"),
-              ("res:birth+res", "{P}出身で{A}在住の{O}、{N}{h}{a}"), ("res:jusho", "住所・{A}、{O}、{N}{h}{a}")]
+              ("res:birth+res", "{P}出身で{A}在住の{O}、{N}{h}{a}"), ("res:jusho", "住所・{A}、{O}、{N}{h}{a}"),
+              ("res:kurasu", "{A}で暮らす{N}{h}{a}"), ("res:no", "{A}の{O}、{N}{h}{a}")]
 # Shapes without a residence; birthplace and workplace are places that must not become the address.
 NORES_SHAPES = [("nores:plain", "{O}の{N}{h}{a}"), ("nores:plain", "{O}、{N}{h}{a}"), ("nores:plain", "{N}{h}{a}"),
                 ("nores:occ_paren", "{N}{h}（{O}）"), ("nores:birthplace", "{P}出身の{O}、{N}{h}{a}"),
@@ -359,8 +509,8 @@ FOREIGN_SHAPES = [("res:no", "{X}で{A}の{O}、{N}{h}{a}"), ("res:sumu", "{A}�
 SUSPECT_ONLY = [("nores:jusho_futei", "住所不定、無職、{N}{h}{a}"), ("nores:jusho_futei", "住所不定、無職の{N}{h}{a}")]
 
 
-CALM_LEVELS = {"pref": 2, "city": 8, "street": 1}   # residents in soft news: rarely a street address
-POLICE_LEVELS = {"pref": 1, "city": 5, "street": 4}  # suspects: police releases are precise
+CALM_LEVELS = {"pref": 2, "city": 7, "town": 2, "street": 1}   # residents in soft news: rarely a street address
+POLICE_LEVELS = {"pref": 1, "city": 3, "town": 3, "street": 4}  # suspects: police releases are precise
 
 
 def occupation(g, age, male, kind):
@@ -374,7 +524,7 @@ def occupation(g, age, male, kind):
     return g.pick(OCCUPATIONS + ["主婦"] * (not male) + ["アルバイト", "無職"])
 
 
-def civ(t, hon="さん", ages=(20, 85), addr_p=0.65, kinds=None, lead="", child=False, occs=None, male=None, levels=None, home=None,
+def civ(t, hon="さん", ages=(20, 85), addr_p=None, kinds=None, lead="", child=False, occs=None, male=None, levels=None, home=None,
         abroad_p=0.0):
     """A private person (resident, victim, suspect, witness) in one of the news shapes. Returns (mention, ref).
 
@@ -382,6 +532,7 @@ def civ(t, hon="さん", ages=(20, 85), addr_p=0.65, kinds=None, lead="", child=
     g = t.g
     n = t.who(kinds or CIVILIAN_KINDS, male)
     suspect = hon in ("容疑者", "被告")
+    addr_p = (0.9 if suspect else 0.85) if addr_p is None else addr_p  # police releases and local news name the home
     age = g.num(*ages) if n.kind not in NATIONALITY else g.num(20, 45)
     if child:  # children get their own honorifics and school years
         age = g.num(3, 11)
@@ -420,7 +571,8 @@ def titled(t, kinds, title, org="", joined=None, short_p=0.3, hon="氏", male=No
     n = t.who(kinds, male)
     joined = joined if joined is not None else org + title
     rd = f"（{n.reading}）" if n.reading and n.kind != "jp" and g.chance(0.5) else ""
-    if n.short != n.full and g.chance(short_p):  # the answer is the surname alone
+    # the answer is the surname alone; real news does this often ("鈴木首相は"), so every scene's share is raised by half
+    if n.short != n.full and g.chance(min(1.0, short_p * 1.5)) and n.short not in LONE_STOP:
         t.tags.add("mention:surname_only")
         mention = g.pick([f"{org}の{n.short}{title}"] + [f"{n.short}{joined}"] * short_joined if org else [f"{n.short}{title}"])
         t.add(n.short, mention)
@@ -477,7 +629,7 @@ def fill(t, n, extras, sents, cap=4):
 
 def ex_witness(t):
     lead = t.g.pick(["現場近くに住む", "目撃した", "通報した", "近所の"])
-    m, _ = civ(t, lead=lead, addr_p=0.55)
+    m, _ = civ(t, lead=lead, addr_p=0.7)
     t.tags.add("role:witness")
     return f"{m}は{q(Q_WITNESS, t)}{say(t)}。"
 
@@ -671,7 +823,7 @@ def leader(t, pre=""):
     country, abbr, titles, kinds, cap = g.pick(COUNTRIES)
     title, n = g.pick(titles), t.who(kinds)
     rd = f"（{n.reading}）" if n.reading and g.chance(0.5) else ""
-    if n.short != n.full and g.chance(0.35):
+    if n.short != n.full and g.chance(0.5):
         m = g.pick([f"{n.short}{pre}{abbr}{title}", f"{country}の{n.short}{pre}{title}"])
         t.add(n.short, m)
         t.tags.add("mention:surname_only")
@@ -925,6 +1077,494 @@ def obituary(t, n):
     return fill(t, n, [lambda t: f"親交のあった{artist(t, roles=W('作家 俳優 歌手'))[0]}は{q(['寂しくてたまらない', '多くのことを教わった'], t)}と悼んだ。"], s)
 
 
+# A surname written alone must not also be a place, team or stable of the kit's texts ("千葉", "広島", "川崎").
+LONE_STOP = "|".join(PREFS + [c for cs in PREF_CITIES.values() for c in cs] + BASEBALL + SOCCER + STABLES + FAMOUS_COMPANIES
+                     + W("鹿島 浦和 川崎 神戸 阪神 巨人 中日 広島 横浜 東京 大阪 名古屋 京都 札幌 福岡 仙台"))
+
+
+# ---------------------------------------------------------------- hard shapes of real news: scene(t, n) -> sentences
+# Real news often names a person only by the surname (a second mention read alone), by a ring or stage name, in a
+# list, by a foreign name with nothing around it, or deep inside a long sentence; these scenes make those common.
+LONE_POL_TITLES = W("首相 首相 官房長官 外相 財務相 防衛相 経済産業相 厚生労働相 文部科学相 国土交通相 知事 知事 市長 町長 "
+                    "幹事長 代表 議長 元首相")
+LONE_VENUES = ["記者会見で", "記者団に対し", "定例会見で", "国会内で記者団に", "訪問先で記者団に", "衆院本会議で", "党の会合で"]
+Q_SUMO = ["自分の相撲を取り切れた", "一番一番集中していく", "まだまだ上を目指したい", "体がよく動いた", "気持ちで負けなかった"]
+FEATS = {"base": ["{i}回に{k}号ソロ本塁打を放った", "{i}回に勝ち越しの適時二塁打を放った", "先発して{j}回1失点と好投した",
+                  "{i}回から登板し、無失点に抑えた", "3安打2打点と活躍した", "{i}回に同点の2点適時打を放った"],
+         "soccer": ["後半{m}分に決勝ゴールを決めた", "前半{m}分に先制ゴールを決めた", "1得点1アシストと活躍した",
+                    "フル出場して無失点に貢献した", "後半{m}分に同点ゴールを挙げた"]}
+DEEP_SUBJECTS = ["{pref}教育委員会", "{pref}", "{c}", "厚生労働省", "国土交通省", "消費者庁", "{comp}", "{univ}", "{pol}"]
+DEEP_BACKGROUND = ["昨年度に管内で起きた事故の件数をまとめた報告書を公表し、", "近年相次いでいる特殊詐欺の被害を受けて、",
+                   "老朽化した施設の改修計画を見直す中で、", "災害時の避難計画の不備が指摘されたことを受けて、",
+                   "来年度の予算案の編成作業を進める中で、", "利用者から寄せられた苦情が増えていることを踏まえ、", ""]
+DEEP_CLAUSES = ["{P}から寄せられた要望を踏まえ、", "{P}が代表を務める市民団体と協議したうえで、",
+                "{P}らの研究グループが開発した新しい検査方法を取り入れる方針を固め、", "{P}が起こした訴訟で敗訴したことを受け、",
+                "{P}が提供した写真や資料をもとに、", "{P}を講師に招いた研修会を開くなど、", "{P}らでつくる検討会の提言を受けて、",
+                "{P}から寄付された約{m}万円を活用して、", "{P}が撮影した動画がSNSで広く拡散したことをきっかけに、",
+                "{P}が長年続けてきた見守り活動を参考に、", "{P}の家族から相談を受けたことをきっかけに、"]
+DEEP_EVENT_CLAUSES = ["{P}の指導のもと、", "{P}を講師に迎え、", "{P}が考案したプログラムに沿って、", "{P}らの呼びかけに応じた"]
+DEEP_LEADS = ["全国の公立学校で教員不足が深刻化する中、", "物価高で家計の負担が増す中、", "記録的な猛暑が続き、熱中症で運ばれる人が相次ぐ中、",
+              "過疎化で路線バスの廃止が相次ぎ、住民の足をどう守るかが課題となる中、", "空き家の増加が地域の防犯上の課題となる中、",
+              "人手不足に悩む農家が増え、耕作放棄地が広がる中、", "高齢者を狙った詐欺の被害が後を絶たない中、"]
+DEEP_MIDDLES = ["{org}が今年度から始めた支援制度を利用して、", "{org}が開いた説明会に参加したのをきっかけに、",
+                "{org}の呼びかけで地域の見守り活動に加わり、", "{org}と協力して新しい取り組みを始めた"]
+DEEP_RESULTS = ["来年度から相談窓口を増やす方針を示した", "再発防止策を取りまとめたと発表した", "新たな支援制度を設けることを決めた",
+                "関係者への聞き取りを進めている", "現地調査を行う方針を明らかにした", "全職員を対象にした研修を始めると発表した",
+                "対策の効果を検証する作業を始めた"]
+
+
+def sur_only(t, fmt, kinds=None, male=None, address=None, level=None):
+    """A person named by the surname alone ({S} in fmt, with its title or suffix); the answer is the surname."""
+    n = t.who(kinds or {"jp": 1}, male, lone=True)
+    mention = fmt.format(S=n.short)
+    t.add(n.short, mention, address, level)
+    t.tags.update(["mention:surname_only", "shape:lone_surname"] + ["shape:kata_alone"] * (n.kind in ("kata", "korean_kata")))
+    return mention, n
+
+
+def feat(g, base, avoid=""):
+    """A play of a baseball or soccer game; avoid= a sentence whose play must not be told twice."""
+    plays = [f for f in FEATS["base" if base else "soccer"] if f.split("{")[-1][2:] not in avoid]
+    return g.pick(plays).format(i=g.num(1, 9), k=g.num(1, 40), j=g.num(5, 8), m=g.num(3, 45))
+
+
+def voice_mention(t, lead=""):
+    """A resident in an interview by surname only ('横浜市の会社員、田中さん（45）'), with a residence or without."""
+    g = t.g
+    age, addr_p = g.num(20, 85), 0.8
+    a = t.age_fmt.format(age) if g.chance(0.85) else ""
+    occ = occupation(g, age, g.chance(0.5), "jp")
+    if g.chance(addr_p) and not lead:
+        addr, level, _, _ = g.address(CALM_LEVELS)
+        fmt = g.pick([f"{addr}の{occ}、{{S}}さん{a}", f"{addr}に住む{{S}}さん{a}", f"{addr}在住の{occ}、{{S}}さん{a}",
+                      f"{addr}の{{S}}さん{a}", f"{addr}で暮らす{{S}}さん{a}"])
+        return sur_only(t, fmt, address=addr, level=level)[0]
+    fmt = g.pick([f"{occ}の{{S}}さん{a}", f"{{S}}さん{a}", f"{g.pick(PREFS)}出身の{{S}}さん{a}", f"近くに住む{{S}}さん{a}"])
+    t.tags.update(["nores:birthplace"] * ("出身" in fmt) + ["nores:nearby"] * ("近く" in fmt))
+    return lead + sur_only(t, fmt)[0]
+
+
+def lone(t, n):
+    """Texts whose only mention of a person is the surname: with a title or suffix, or alone in sports ('大谷は')."""
+    g = t.g
+    form = g.weighted({"pol": 5, "sports": 6, "crime": 5, "trial": 2, "exec": 3, "voice": 10, "expert": 2, "royal": 1})
+    day, pref, city = g.day(), *g.locale()
+    if form == "pol":
+        t.tags.add("topic:politics")
+        title = g.pick(LONE_POL_TITLES)
+        org = {"知事": f"{pref}の", "市長": f"{g.city(pref, city)}の" if city.endswith("市") else ""}.get(title, "") * g.chance(0.3)
+        m, n1 = sur_only(t, org + "{S}" + title)
+        t.tags.update(["nores:office_place"] * bool(org))
+        if n >= 2:
+            m2 = sur_only(t, "{S}" + g.pick([x for x in LONE_POL_TITLES if x != title] + ["氏"]))[0]
+            s = [f"{m}は{day}、{g.pick(['首相官邸で', '国会内で', '都内で', ''])}{m2}と会談し、{g.pick(POL_TOPICS)}について意見を交わした。"]
+        else:
+            s = [g.pick([f"{m}は{day}の{g.pick(LONE_VENUES)}、{g.pick(POL_TOPICS)}について{q(Q_POLITICS, t)}と述べた。",
+                         f"{g.pick(POL_TOPICS)}をめぐり、{m}は{day}、{q(Q_POLITICS, t)}と語った。",
+                         f"{m}は{day}、{g.pick(POL_TOPICS)}に関して{q(Q_POLITICS, t)}と強調した。"])]
+        if n >= 3:
+            s.append(f"同席した{sur_only(t, '{S}' + g.pick(W('副大臣 政務官 氏')))[0]}も{q(Q_POLITICS, t)}と述べた。")
+        return s
+    if form == "sports":
+        t.tags.update({"topic:sports", "dis:team", "role:athlete"})
+        base = g.chance(0.55)
+        team, team2 = g.rng.sample(BASEBALL if base else SOCCER, 2)
+        pos = g.pick(["選手", "投手"] if base else ["選手"])
+        m, n1 = sur_only(t, g.weighted({"{S}": 55, "{S}" + pos: 25, f"{team}の{{S}}": 20}), male=True)
+        d = g.day(plain=True)
+        s = [g.pick([f"{m}は{d}の{team2}戦で、{feat(g, base)}。", f"{m}が{d}、{team2}戦で{feat(g, base)}。"])]
+        if n >= 2 and g.chance(0.6):
+            s.append(f"{sur_only(t, '{S}', male=True)[0]}も{feat(g, base, avoid=s[0])}。")
+        if len(t.persons) < n:
+            s.append(f"{sur_only(t, '{S}監督', male=True)[0]}は{q(Q_COACH, t)}と話した。")
+        elif g.chance(0.4):
+            s.append(f"{n1.short}は{q(Q_SPORTS, t)}と振り返った。")
+        return s
+    if form in ("crime", "trial"):
+        t.tags.update({"topic:crime", "role:suspect"})
+        pol = g.police(pref, city)
+        hon = "容疑者" if form == "crime" else "被告"
+        m, n1 = sur_only(t, "{S}" + hon, CIVILIAN_KINDS)
+        if form == "crime":
+            s = [g.pick([f"{pol}によると、{m}は{q(Q_ADMIT, t)}と容疑を認めている。", f"調べに対し、{m}は{q(Q_DENY, t)}と容疑を否認しているという。",
+                         f"{pol}は{day}、{m}を{g.pick(CHARGES)}の疑いで再逮捕した。", f"{pol}は{day}、{m}の自宅を家宅捜索した。",
+                         f"{m}は{day}、{g.pick(CHARGES)}の疑いで送検された。"])]
+            if n >= 2:
+                v = sur_only(t, "{S}さん", CIVILIAN_KINDS)[0] if g.chance(0.5) else civ(t)[0]
+                s.append(f"{pol}は、{n1.short}容疑者が{v}{g.pick(['とトラブルになっていたとみて調べている。', 'を狙った可能性があるとみている。'])}")
+            return s
+        court = g.pick(COURTS)
+        s = [g.pick([f"{g.pick(CHARGES)}の罪に問われた{m}の{g.pick(['初公判', '判決公判', '論告求刑公判'])}が{day}、{court}で開かれた。",
+                     f"{court}は{day}、{m}に懲役{g.num(2, 15)}年の判決を言い渡した。", f"{m}は{day}、{court}で開かれた初公判で起訴内容を認めた。"])]
+        if n >= 2:
+            s.append(f"{sur_only(t, '{S}裁判長')[0]}は{q(['身勝手な犯行で、酌量の余地はない', '反省の態度を示している'], t)}と述べた。")
+        return s
+    if form == "exec":
+        t.tags.update({"topic:economy", "role:executive", "dis:company"})
+        comp, title = g.company(), g.pick(W("社長 社長 会長 副社長 CEO 頭取"))
+        m = sur_only(t, g.pick([f"{comp}の{{S}}{title}", f"{{S}}{title}"]), {"jp": 85, "kata": 10, "korean_kata": 5})[0]
+        plan = g.pick(["来年春に新工場を稼働させる", "国内で新たに採用を増やす", "主力商品を値上げする", "東南アジアでの事業を拡大する"])
+        return [f"{m}は{day}、{g.pick(['記者会見で', '決算会見で', '報道各社のインタビューで'])}、{plan}考えを明らかにした。"]
+    if form == "royal":  # members of the imperial family are named by the given name alone: "〇〇さま"
+        t.tags.update({"topic:local", "mention:given_only", "shape:lone_surname"})
+        while True:
+            given = g.pick(VOCAB_GIVEN_F if g.chance(0.6) else VOCAB_GIVEN_M)[0]
+            if len(given) >= 2:
+                break
+        t.names.append(Name(given, given, "", "royal"))
+        t.add(given, m := f"{given}さま")
+        return [g.pick([f"{m}は{day}、{g.city(pref, city)}を訪れ、{g.pick(['福祉施設の利用者らと交流された', '伝統工芸の工房を視察された', '被災地の復興状況について説明を受けられた'])}。",
+                        f"{m}は{day}、{g.pick(['全国大会の開会式に出席し、', '記念式典に臨み、'])}あいさつされた。"])]
+    if form == "expert":
+        t.tags.update({"role:expert", "mention:title"})
+        m = sur_only(t, g.pick([f"{g.pick(UNIVS)}の{{S}}教授", f"{{S}}教授（{g.pick(FIELDS)}）", "{S}准教授", "{S}弁護士", "{S}医師"]), EXPERT_KINDS)[0]
+        return [f"{g.pick(POL_TOPICS + INTL_TOPICS)}について、{m}は{q(Q_EXPERT, t)}{g.pick(['と指摘する', 'と話す', 'と分析している'])}。"]
+    t.tags.add("topic:local")  # residents in an interview, by surname only
+    lead = g.pick([f"{g.pick(['食料品の値上がり', 'ガソリン価格の高騰', '路線バスの減便', '新しい図書館の開館'])}をめぐり、", "", ""])
+    s = [f"{lead}{voice_mention(t)}は{q(Q_CIVIL + Q_WITNESS, t)}{say(t)}。"]
+    if n >= 2:
+        s.append(f"{voice_mention(t)}も{q(Q_CIVIL + Q_WITNESS, t)}と話した。")
+    return s
+
+
+def stage(t, n):
+    """Persons named by a ring name, stage name or single name: sumo wrestlers, comedians, singers, rakugo, monks."""
+    g = t.g
+    t.tags.add("shape:stage_name")
+    form = g.weighted({"sumo": 36, "comedian": 18, "artist": 14, "pen": 8, "rakugo": 10, "soccer": 9, "monk": 5})
+    day, c = g.day(), g.city(*g.locale())
+    if form == "sumo":
+        t.tags.update({"topic:sports", "role:athlete"})
+        a = t.who(["sumo"])
+        basho, k = g.pick(BASHO), g.num(2, 14)  # day 1 is 初日, day 15 千秋楽
+        ra = g.pick(SUMO_RANKS + [f"前頭{g.num(1, 17)}枚目"])
+        ma = g.pick([f"{ra}{a.full}", f"{ra}{a.full}（{g.pick(STABLES)[:-2]}）", f"{a.full}"])
+        t.add(a.full, ma)
+        if n >= 2:
+            b = t.who(["sumo"])
+            mb = f"{g.pick(SUMO_RANKS + ['前頭'])}{b.full}"
+            t.add(b.full, mb)
+            w = g.num(1, k)
+            s = [g.pick([f"大相撲{basho}{k}日目の{g.day(plain=True)}、{ma}は{mb}を{g.pick(KIMARITE)}で破り、{w}勝{k - w}敗とした。",
+                         f"大相撲{basho}は{g.day(plain=True)}、{k}日目を迎え、{ma}が{mb}を{g.pick(KIMARITE)}で下した。"])]
+            if g.chance(0.4):
+                s.append(f"{a.full}は{q(Q_SUMO, t)}と話した。")
+            return s
+        birth = g.pick(PREFS + ["モンゴル"] * 4)  # a birthplace, never an address
+        t.tags.add("nores:birthplace")
+        if g.chance(0.3):  # away from the ring: "豊昇龍関"
+            t.persons[-1]["first"] = f"{a.full}関"
+            return [f"{birth}出身の{a.full}関が{day}、{c}の小学校を訪れ、子どもたちと交流した。"]
+        return [g.pick([f"日本相撲協会は{day}、{birth}出身の{ma}の大関昇進を正式に決めた。",
+                        f"{basho}で初優勝した{birth}出身の{ma}が{day}、一夜明けの会見に臨み、{q(Q_SUMO, t)}と話した。"])]
+    if form == "soccer":
+        t.tags.update({"topic:sports", "role:athlete", "dis:team"})
+        team, team2 = g.rng.sample(SOCCER, 2)
+        a = t.who(["mononym"])
+        t.add(a.full, m := g.pick([f"{team}の{a.full}", a.full, f"{team}のFW{a.full}"]))
+        s = [f"{m}が{g.day(plain=True)}の{team2}戦で{feat(g, False)}。"]
+        if n >= 2:
+            s.append(f"{t.who(['mononym']).full}も{feat(g, False)}。")
+            t.add(t.names[-1].full, t.names[-1].full)
+        return s
+    if form == "monk":
+        t.tags.update({"topic:culture", "role:historical"})
+        a = t.who(["monk"])
+        t.add(a.full, m := g.pick([f"{g.pick(W('江戸時代 室町時代 鎌倉時代'))}の僧、{a.full}", f"画僧の{a.full}", f"{a.full}上人"]))
+        return [f"{m}が{g.pick(['描いたとされる掛け軸', '残した書状', '彫ったとされる仏像'])}が、{c}の寺で見つかった。"]
+    t.tags.update({"topic:entertainment", "role:artist"})
+    if form == "pen":  # pen names in hiragana: "たなかゆうこ"
+        a = t.who(["pen"])
+        role = g.pick(["絵本作家", "漫画家", "イラストレーター", "作詞家", "詩人"])
+        t.add(a.full, m := g.pick([f"{role}の{a.full}さん", f"{role}、{a.full}さん"]))
+        work = f"「{g.pick(WORKS)}」"
+        t.tags.add("dis:work")
+        return [g.pick([f"{m}の原画展が{day}から、{c}の美術館で開かれている。", f"{m}が手がけた{work}が{g.pick(['児童文学賞', '漫画賞'])}に選ばれた。",
+                        f"{work}で知られる{m}が{day}、{g.pick(['老衰', '心不全', '肺炎'])}のため死去した。{g.num(70, 99)}歳だった。"])]
+    kind, role = {"comedian": ("comedian", g.pick(["お笑い芸人", "ピン芸人", "タレント", "お笑いコンビ「{combo}」"])),
+                  "artist": ("mono_artist", g.pick(["歌手", "シンガーソングライター", "モデル", "ダンサー", "ラッパー"])),
+                  "rakugo": (g.pick(["rakugo", "kabuki"]), "")}[form]
+    a = t.who([kind])
+    role = role.format(combo=g.pick(COMBOS)) or ("落語家" if kind == "rakugo" else "歌舞伎俳優")
+    t.tags.update(["dis:org"] * ("コンビ" in role))
+    hon = g.pick(["さん", "さん", ""])
+    ma = g.pick([f"{role}の{a.full}{hon}"] + [f"{role}、{a.full}{hon}"] * ("コンビ" not in role))
+    if n >= 2 and "コンビ" in role:
+        b = t.who([kind])
+        t.add(a.full, ma)
+        ma += f"と{b.full}{hon}"
+        t.add(b.full, f"{b.full}{hon}")
+    else:
+        t.add(a.full, ma)
+    staged = {"rakugo": ["襲名披露公演を行った", "独演会を開いた"], "kabuki": ["襲名披露公演を行った", "新作歌舞伎に主演した"]}.get(
+        kind, ["全国ツアーの初日公演を行った", "イベントに登場した", "ファンミーティングを開いた"])  # these take a place
+    unplaced = ["自身のSNSで結婚を発表した", "新曲を配信した", "芸能活動の休止を発表した"] if form != "rakugo" else ["芸術選奨を受賞した"]
+    s = [g.pick([f"{ma}が{day}、{g.pick(unplaced)}。", f"{ma}が{day}、{c}で{g.pick(staged)}。"])]
+    if len(t.persons) < n or g.chance(0.4):
+        s.append(f"{a.full}{hon}は{q(Q_ARTS, t)}と話した。")
+    return s
+
+
+def family(t, k, addr):
+    """k members of one family sharing a surname: '夫の…さん（78）、妻の…さん（75）'; all live at addr."""
+    g = t.g
+    while True:
+        head = g.jp_name(male=True)
+        if not any(head.short in u.full or u.short in head.full for u in t.names):
+            break
+    roles, mentions = ["", "妻の", "長男の", "長女の", "次男の", "母親の"], []
+    for i in range(k):
+        while True:
+            n = head if i == 0 else g.jp_name(male=i in (2, 4))
+            full = head.short + n.full[len(n.short):] if i else head.full
+            if full not in [p["name"] for p in t.persons]:
+                break
+        name = Name(full, full, "", "jp", i in (0, 2, 4))
+        t.names.append(name)
+        m = f"{roles[i]}{full}さん{t.age_fmt.format(g.num(60, 90) if i < 2 else g.num(20, 55))}"
+        t.add(full, m, addr[0], addr[1])
+        mentions.append(m)
+    return "、".join(mentions)
+
+
+def roster(t, n):
+    """Lists of three to six persons in one sentence: rankings, casts, cabinets, lineups, winners, suspects, families."""
+    g = t.g
+    t.tags.add("shape:list")
+    k = g.weighted({3: 40, 4: 30, 5: 18, 6: 12})
+    form = g.weighted({"golf": 3, "race": 2, "cast": 3, "cabinet": 3, "lineup": 3, "election": 2, "awards": 4,
+                       "suspects": 5, "family": 3, "victims": 4, "sumo": 2, "medals": 2, "hist": 2})
+    day, pref, city = g.day(), *g.locale()
+    c = g.city(pref, city)
+
+    def members(kinds, fmt="{N}", surname=False, male=None, count=k):
+        out = []
+        for _ in range(count):
+            n_ = t.who(kinds, male, lone=surname)
+            nm = n_.short if surname else n_.full
+            m = fmt.format(N=nm)
+            t.add(nm, m)
+            out.append(m)
+        t.tags.update(["mention:surname_only", "shape:lone_surname"] * surname)
+        return out
+
+    if form == "golf":
+        t.tags.update({"topic:sports", "role:athlete"})
+        event = g.pick(W("女子ゴルフ 男子ゴルフ"))
+        ms = members(SOLO_KINDS if event == "女子ゴルフ" else {"jp": 9, "kata": 1}, surname=g.chance(0.45), male=event == "男子ゴルフ")
+        return [f"{event}の{g.pick(['国内ツアー', 'メジャー大会', 'ツアー大会'])}は{g.day(plain=True)}、第{g.num(1, 3)}ラウンドが行われ、"
+                f"{ms[0]}が首位に立った。{'、'.join(ms[1:])}が{g.num(1, 3)}打差で続く。"]
+    if form == "race":
+        t.tags.update({"topic:sports", "role:athlete"})
+        race, male = g.pick([("大阪国際女子マラソン", False), ("名古屋ウィメンズマラソン", False), ("日本選手権の男子1万メートル", True),
+                             ("別府大分毎日マラソン", True), ("日本選手権の女子100メートル", False), ("全日本実業団対抗駅伝の1区", True)])
+        ms = members({"jp": 8, "kata": 1}, surname=g.chance(0.3), male=male, count=min(k, 4))
+        rest = "、".join(f"{i + 2}位は{m}" for i, m in enumerate(ms[1:]))
+        return [f"{race}は{g.day(plain=True)}に行われ、{ms[0]}が優勝した。{rest}だった。"]
+    if form == "cast":
+        t.tags.update({"topic:entertainment", "role:artist", "dis:work"})
+        hon = g.pick(["さん", ""])
+        ms = members({"jp": 85, "kata": 5, "mono_artist": 5, "comedian": 5}, "{N}" + hon)
+        work = f"「{g.pick(WORKS)}」"
+        return [g.pick([f"映画{work}の完成披露試写会が{day}、都内で開かれ、{'、'.join(ms)}らが登壇した。",
+                        f"ドラマ{work}の新たな出演者として、{'、'.join(ms)}の{k}人が発表された。",
+                        f"{day}公開の映画{work}には{'、'.join(ms)}らが出演している。"])]
+    if form == "cabinet":
+        t.tags.update({"topic:politics", "role:politician", "mention:title"})
+        posts = g.rng.sample(MINISTERS, min(k, 5))
+        if g.chance(0.5):  # "官房長官に田村一郎氏、外相に…": full names
+            pm = sur_only(t, "{S}首相")[0]
+            ms = members({"jp": 1}, "{N}氏", count=len(posts))
+            return [f"{pm}は{day}、内閣改造を行い、{'、'.join(f'{p}に{m}' for p, m in zip(posts, ms))}を起用した。"]
+        ms = [sur_only(t, "{S}" + p)[0] for p in posts]  # "田村官房長官、北野外相、…": surnames with their posts
+        return [g.pick([f"{day}の閣議には{'、'.join(ms)}らが出席した。", f"政府は{day}、{'、'.join(ms)}による関係閣僚会議を開いた。"])]
+    if form == "lineup":
+        t.tags.update({"topic:sports", "role:athlete", "dis:team"})
+        if g.chance(0.5):
+            team, team2 = g.rng.sample(BASEBALL, 2)
+            ms = members({"jp": 9, "kata": 1}, surname=True, male=True)
+            order = "、".join(f"{i + 1}番{m}" for i, m in enumerate(ms))
+            for p, m in zip(t.persons[-k:], order.split("、")):
+                p["first"] = m  # "2番田村" pins the first mention
+            return [f"{team}は{g.day(plain=True)}の{team2}戦で、{order}の打順で臨んだ。"]
+        clubs = SOCCER + ["鹿島", "浦和", "川崎", "神戸"]
+        ms = members({"jp": 9, "kata": 1}, "{N}", male=True, surname=g.chance(0.4))
+        listed = "、".join(f"{m}（{g.pick(clubs)}）" for m in ms)
+        t.tags.add("dis:team")
+        return [f"サッカー日本代表の{g.pick(['メンバー', '候補'])}が{day}発表され、{listed}らが選ばれた。"]
+    if form == "election":
+        t.tags.update({"topic:politics", "role:politician", "mention:age"})
+        ms = members({"jp": 1}, "{N}氏", count=min(k, 5))
+        ms = [f"{m}{t.age(35, 75)}" for m in ms]
+        race = g.pick([f"{pref}議会議員補欠選挙", f"{pref}議会議員選挙の{city}選挙区"])
+        t.tags.add("nores:office_place")
+        return [f"{race}は{g.day(plain=True)}投開票され、{'、'.join(ms)}の{len(ms)}人が当選した。"]
+    if form == "awards":
+        t.tags.update({"topic:local"})
+        ms = [civ(t, addr_p=0.75, occs=[])[0] for _ in range(min(k, 4))]
+        contest = g.pick(["市民写真コンテスト", "書道展", "作文コンクール", "俳句大会", "料理コンテスト"])
+        return [f"{c}の{contest}の表彰式が{day}開かれ、{'、'.join(ms)}に賞状が贈られた。"]
+    if form == "suspects":
+        t.tags.update({"topic:crime", "role:suspect"})
+        pol, act = g.police(pref, city), g.pick([a for a in CRIME_ACTS if "{v}" not in a]).replace("{m}", str(g.num(3, 900)))
+        k = min(k, 4)
+        if g.chance(0.5):  # "いずれも…の": one address for all of them
+            addr, level, _, _ = g.address(POLICE_LEVELS)
+            ns = [t.who(CIVILIAN_KINDS) for _ in range(k)]
+            for n_ in ns:
+                t.add(n_.full, n_.full, addr, level)
+            t.tags.add("res:izuremo")
+            listed = "、".join(f"{n_.full}{t.age(19, 60)}" for n_ in ns)
+            return [f"{pol}は{day}、{act}疑いで、いずれも{addr}の{g.pick(OCCUPATIONS)}、{listed}の{k}容疑者を逮捕した。"]
+        ms = [civ(t, hon="容疑者", ages=(19, 60), occs=[], addr_p=0.7)[0] for _ in range(min(k, 3))]
+        return [f"{pol}は{day}、{act}疑いで、{'、'.join(ms)}の{len(ms)}人を逮捕した。"]
+    if form == "medals":
+        t.tags.update({"topic:sports", "role:athlete"})
+        ms = members(SOLO_KINDS, count=3, male=g.chance(0.5))
+        event = g.pick(["柔道", "競泳", "体操", "レスリング", "スピードスケート"])
+        medals = "、".join(f"{c_}メダルの{m}" for c_, m in zip(["金", "銀", "銅"], ms))
+        return [f"{event}の{g.pick(['全日本選手権', '国際大会', 'ワールドカップ'])}の表彰式には、{medals}の3選手が笑顔で並んだ。"]
+    if form == "hist":
+        t.tags.update({"topic:culture", "role:historical"})
+        ms = members(["hist"], count=min(k, 4))
+        return [g.pick([f"{g.pick(['歴史番組', '特別展', '新しい大河ドラマ'])}では、{'、'.join(ms)}を取り上げる。",
+                        f"{c}の{g.pick(['歴史博物館', '郷土資料館'])}で{day}、{'、'.join(ms)}ゆかりの品を集めた企画展が始まった。"])]
+    if form == "victims":  # each with a home of his own: "…市の会社員、A さん（34）、…町の無職、B さん（71）…"
+        t.tags.update({"topic:accident"})
+        ms = [civ(t, addr_p=0.9, ages=(18, 90))[0] for _ in range(min(k, 3))]
+        return [g.pick([f"{day}、{c}の{g.pick(['国道', '県道', '交差点'])}で{g.pick(VEHICLES)}同士が衝突し、{'、'.join(ms)}が病院に運ばれた。",
+                        f"{pref}内で{day}、大雨による土砂崩れがあり、{'、'.join(ms)}の行方が分からなくなっている。"])]
+    if form == "family":
+        t.tags.update({"topic:accident", "res:izuremo"})
+        addr, level, _, _ = g.address(CALM_LEVELS)
+        listed = family(t, min(k, 4), (addr, level))
+        return [g.pick([f"{day}、{c}の住宅から出火した火事で、死亡したのは、いずれも{addr}に住む{listed}と確認された。",
+                        f"事故で死亡したのは、いずれも{addr}の{listed}。"])]
+    t.tags.update({"topic:sports", "role:athlete"})
+    ranks = g.rng.sample(W("横綱 大関 関脇 小結") + [f"前頭{g.num(1, 17)}枚目"], min(k, 4))
+    ms = members(["sumo"], count=len(ranks))
+    t.tags.add("shape:stage_name")
+    return [f"大相撲{g.pick(BASHO)}{g.num(2, 14)}日目の{g.day(plain=True)}、{'、'.join(r + m for r, m in zip(ranks, ms))}は"
+            f"そろって{g.pick(['白星を挙げた', '勝ち越しを決めた', '黒星を喫した'])}。"]
+
+
+def kata_alone(t, n):
+    """Foreign names in katakana with nothing around them: 'ミラーは', 'ジョン・ミラーさん（45）', 'マリアさん'."""
+    g = t.g
+    t.tags.add("shape:kata_alone")
+    form = g.weighted({"sports": 4, "exec": 2, "resident": 3, "given": 2, "quote": 2, "leader": 2})
+    day, c = g.day(), g.city(*g.locale())
+    if form == "sports":
+        t.tags.update({"topic:sports", "role:athlete", "dis:team"})
+        base = g.chance(0.5)
+        team, team2 = g.rng.sample(BASEBALL if base else SOCCER, 2)
+        n_ = t.who({"kata": 1}, male=True)
+        m = g.weighted({n_.short: 45, n_.full: 30, f"{team}の{n_.short}": 15, f"新外国人の{n_.full}": 10})
+        t.add(n_.short if n_.full not in m else n_.full, m)
+        s = [f"{m}が{g.day(plain=True)}の{team2}戦で{feat(g, base)}。"]
+        if n >= 2 or g.chance(0.3):
+            s.append(f"{n_.short}は{q(Q_SPORTS, t)}と振り返った。")
+        return s
+    if form == "exec":
+        t.tags.update({"topic:economy", "role:executive", "dis:company"})
+        n_ = t.who({"kata": 1})
+        comp = g.pick(PERSON_COMPANIES + [g.company(famous=False)]).lstrip("米英独伊")
+        m = g.pick([f"{comp}の{n_.short}{g.pick(['CEO', '社長', '会長'])}", f"{comp}の{n_.full}最高経営責任者（CEO）", f"{n_.full}CEO"])
+        t.add(n_.short if n_.full not in m else n_.full, m)
+        return [f"{m}は{day}、{g.pick(['来日して記者会見し', '東京都内で講演し', '声明を出し'])}、{g.pick(['日本での事業を拡大する', '新しい工場を建設する', '人員を削減する'])}方針を示した。"]
+    if form in ("resident", "given"):
+        t.tags.update({"topic:local"})
+        n_ = t.who({"kata": 1} if form == "resident" else {"kata_given": 1})
+        a = t.age(20, 70) if g.chance(0.7) else ""
+        occ = g.pick(FOREIGN_OCCUPATIONS)
+        if g.chance(0.6):
+            addr, level, _, _ = g.address(CALM_LEVELS)
+            m = g.pick([f"{addr}に住む{n_.full}さん{a}", f"{addr}の{occ}、{n_.full}さん{a}", f"{addr}で暮らす{n_.full}さん{a}"])
+            t.add(n_.full, m, addr, level)
+        else:
+            m = g.pick([f"{occ}の{n_.full}さん{a}", f"{n_.full}さん{a}", f"{g.pick(['フィリピン', 'ブラジル', 'ネパール', 'ペルー'])}出身の{n_.full}さん{a}"])
+            t.add(n_.full, m)
+        school = "地元の" if t.persons[-1]["address"] else f"{c}の"  # a class far from the home would read oddly
+        s = [g.pick([f"{m}が{day}、{c}で開かれた{g.pick(['国際交流イベント', '防災講座', '料理教室'])}で講師を務めた。",
+                     f"{m}は{q(Q_CIVIL, t)}{say(t)}。", f"{school}日本語教室に通う{m}が{day}、スピーチ大会で最優秀賞に選ばれた。"])]
+        return s
+    if form == "quote":
+        t.tags.update({"role:expert"})
+        n_ = t.who({"kata": 1})
+        hon = g.pick(["氏", "氏", "教授", "さん"])
+        t.add(n_.short, m := f"{n_.short}{hon}")
+        return [g.pick([f"{q(Q_EXPERT, t)}。{m}は{day}、{g.pick(['記者団にこう語った', '声明でこう述べた', '取材にこう答えた'])}。",
+                        f"{g.pick(INTL_TOPICS)}について、{m}は{q(Q_EXPERT, t)}と指摘した。"])]
+    t.tags.update({"topic:international", "role:politician", "mention:title"})
+    n_ = t.who({"kata": 1})
+    title = g.pick(W("大統領 首相 外相 国務長官 報道官"))
+    t.add(n_.short, m := f"{n_.short}{title}")
+    s = [f"{m}は{day}、{g.pick(INTL_TOPICS)}について{q(Q_POLITICS, t)}と述べた。"]
+    if n >= 2:
+        n2 = t.who({"kata": 1})
+        t.add(n2.full, m2 := f"{n2.full}{g.pick(['氏', '副大統領', '特使'])}")
+        s.append(f"会談には{m2}も同席した。")
+    return s
+
+
+def deep(t, n):
+    """A person deep inside a long sentence (80-200 characters), not its subject."""
+    g = t.g
+    t.tags.add("shape:deep")
+    pref, city = g.locale()
+    c = g.city(pref, city)
+    subject = g.pick(DEEP_SUBJECTS).format(pref=pref, c=c, comp=g.company(famous=False), univ=g.pick(UNIVS), pol=g.police(pref, city))
+
+    def person(weights=None):
+        kind = g.weighted(weights or {"civ": 5, "expert": 2, "lone": 2, "artist": 1})
+        if kind == "civ":
+            return civ(t, addr_p=0.75)[0]
+        if kind == "expert":
+            return expert(t)[0]
+        if kind == "lone":
+            return sur_only(t, g.pick(["{S}さん", "{S}氏", "{S}教授", "{S}弁護士"]))[0]
+        return artist(t)[0]
+
+    form = g.weighted({"event": 3, "tail": 3, "clause": 5})
+    if form == "tail":  # a long lead, then the person at the end: "…中、…に加わった会社員の…さん（38）は「…」と話す。"
+        s = (f"{g.pick(DEEP_LEADS)}{g.pick(DEEP_MIDDLES).format(org=subject)}{person({'civ': 4, 'lone': 1})}は{q(Q_CIVIL + Q_LOCAL, t)}"
+             f"{g.pick(['と話す', 'と話している', 'と意気込む', 'と語った'])}。")
+    elif form == "event":  # an event whose subject is the crowd
+        guide = g.pick(DEEP_EVENT_CLAUSES).format(P=person())
+        s = (f"{g.day()}、{c}の{g.pick(['市民会館', '公民館', '体育館', '小学校'])}で開かれた{g.pick(['防災訓練', '地域の祭り', '発表会'])}では、"
+             f"{guide}地元の子どもたちや住民ら約{g.num(2, 9)}0人が{g.pick(['日ごろの練習の成果を披露し', '初期消火や避難の手順を確かめ'])}、"
+             f"会場は大きな拍手に包まれた。")
+        t.tags.add("nores:event_place")
+    else:
+        clauses = g.rng.sample(DEEP_CLAUSES, 2)
+        parts = [clauses[0].format(P=person(), m=g.num(10, 900))]
+        if n >= 2:
+            parts.append(clauses[1].format(P=person(), m=g.num(10, 900)))
+        s = f"{subject}は{g.day()}、{g.pick(DEEP_BACKGROUND)}{''.join(parts)}{g.pick(DEEP_RESULTS)}。"
+    if len(s) < 80 and form == "clause":
+        s = s[:-1] + f"と、{g.pick(['関係者が明らかにした', '地元紙などが伝えた'])}。"
+    return [s]
+
+
+def missing(t, n):
+    """Missing, found and rescued persons: police releases that give the home at every level."""
+    g = t.g
+    t.tags.add("topic:local")
+    pref, city = g.locale()
+    pol, day = g.police(pref, city), g.day(precise=True)
+    form = g.pick(["missing", "found", "rescue", "heat"])
+    m, ref = civ(t, addr_p=0.92, ages=(18, 92), levels=ADDRESS_LEVEL_WEIGHTS, home=(pref, city) if form == "missing" else None)
+    s = [{"missing": f"{pol}は{g.day()}、{m}が{day}から行方不明になっていると発表した。",
+          "found": f"{day}、{g.pick(['山林', '河川敷', '海岸', '用水路'])}で、行方が分からなくなっていた{m}が見つかった。",
+          "rescue": f"{day}、{g.pick(['川で流された', '山で道に迷った', '海で沖に流された'])}{m}が救助された。",
+          "heat": f"{day}、{g.city(pref, city)}の畑で{m}が倒れているのが見つかり、{g.pick(['熱中症の疑いで病院に運ばれた', 'その後、死亡が確認された'])}。"}[form]]
+    if form == "missing":
+        s.append(f"{ref}は身長約{g.num(140, 185)}センチで、{g.pick(['紺色の上着', '白いシャツ', '黒いズボン'])}を着ていたという。")
+    else:
+        s.append(g.pick([f"{pol}によると、{ref}に大きなけがはないという。"] * (form != "heat") + [f"{pol}が当時の状況を詳しく調べている。"]))
+    return fill(t, n, [lambda t: f"一緒にいた{civ(t, addr_p=0.8)[0]}は自力で助けを求めた。", ex_witness], s, cap=3)
+
+
 # ---------------------------------------------------------------- scenes without persons: scene(t) -> sentences
 def neg_weather(t):
     g = t.g
@@ -1004,31 +1644,73 @@ def neg_culture(t):
                      f"「{g.pick(CLASSICS)}」の古い写本が{c}の旧家で見つかったと、{g.pick(UNIVS)}の研究チームが{g.day()}発表した。"])][i]]
 
 
-POSITIVE_SCENES = {crime: 13, trial: 5, accident: 11, politics: 11, international: 9, economy: 9, sports: 10,
-                   entertainment: 9, culture: 7, science: 6, local: 12, obituary: 3}
-NEGATIVE_SCENES = {neg_weather: 3, neg_market: 4, neg_voices: 2, neg_org: 3, neg_sports: 3, neg_incident: 4, neg_culture: 4}
+def neg_lookalike(t):
+    """Names that are not persons: race horses, ships, sumo stables, awards and companies named after people, team lists."""
+    g = t.g
+    day, pref, city = g.day(), *g.locale()
+    form = g.pick(["horse", "ship", "stable", "award", "company", "teams", "banzuke"])
+    t.tags.add({"horse": "dis:animal", "ship": "dis:ship", "stable": "dis:org", "award": "dis:award", "company": "dis:company",
+                "teams": "dis:team", "banzuke": "dis:org"}[form])
+    horse = lambda: g.pick(HORSE_HEAD) + g.pick(HORSE_TAIL)  # noqa: E731
+    if form == "horse":
+        race = g.pick(["天皇賞・秋", "日本ダービー", "有馬記念", "ジャパンカップ", "桜花賞", "菊花賞", "宝塚記念"])
+        return [f"競馬の{race}は{g.day(plain=True)}、{g.pick(['東京', '京都', '阪神', '中山'])}競馬場で行われ、"
+                f"{g.pick(['1番人気の', '3番人気の', ''])}{horse()}が優勝した。{horse()}が2着に入った。"]
+    if form == "ship":
+        return [f"{day}、{pref}沖で漁船「第{g.num(1, 88)}{g.pick(W('大洋 清 幸福 八幡 共栄 福寿 栄光 宝'))}丸」から「浸水している」と通報があり、"
+                f"{g.pick(['海上保安部', '管区海上保安本部'])}が乗組員{g.num(2, 9)}人を救助した。"]
+    if form == "stable":
+        return [f"大相撲の{g.pick(STABLES)}は{day}、{g.pick(['新弟子の入門を発表した', '九州場所に向けた稽古を公開した', '部屋の移転を発表した'])}。"]
+    if form == "award":
+        return [g.pick([f"第{g.num(100, 175)}回{g.pick(PERSON_AWARDS[:2])}の選考会が{day}、東京都内で開かれる。",
+                        f"今年の{g.pick(['芥川賞', '直木賞', 'ノーベル文学賞'])}の発表を前に、{g.city(pref, city)}の書店では関連本の特設コーナーが設けられた。",
+                        f"プロ野球で最も活躍した先発投手に贈られる沢村賞の選考委員会が{day}開かれた。"])]
+    if form == "company":
+        return [f"{g.pick(PERSON_COMPANIES)}は{day}、"
+                f"{g.pick(['日本法人の社長交代を発表した', '新製品を日本で発売すると発表した', '国内の工場を増強すると発表した'])}。"]
+    if form == "teams":
+        base = g.chance(0.5)
+        teams = g.rng.sample(BASEBALL if base else SOCCER, g.num(3, 4))  # a list, but of teams
+        return [f"{'プロ野球' if base else 'Jリーグ'}は{g.day(plain=True)}、各地で試合が行われ、{'、'.join(teams)}がいずれも勝った。"]
+    return [f"日本相撲協会は{day}、大相撲{g.pick(BASHO)}の新番付を発表した。"]
+
+
+POSITIVE_SCENES = {crime: 18, trial: 6, accident: 14, politics: 9, international: 7, economy: 7, sports: 9,
+                   entertainment: 7, culture: 6, science: 4, local: 17, obituary: 3, missing: 11}
+HARD_SCENES = {lone: 28, stage: 12, roster: 16, kata_alone: 11, deep: 12}  # the shapes of SHAPE_TAGS
+NEGATIVE_SCENES = {neg_weather: 3, neg_market: 4, neg_voices: 2, neg_org: 3, neg_sports: 3, neg_incident: 4, neg_culture: 4,
+                   neg_lookalike: 6}
 
 
 # ---------------------------------------------------------------- records
-def make_record(g, negative):
-    """One record and its tags; asserts the guideline's verbatim rule on the answer."""
+def make_record(g, negative, hard=False):
+    """One record and its tags, or None when a short name also occurs before its first mention (order unclear).
+
+    Raises ValueError when the answer breaks the guideline's verbatim rule: that is a bug of a scene."""
     t = Text(g)
     if negative:
         scene = g.weighted(NEGATIVE_SCENES)
         sents = scene(t)
         t.tags.add("negative")
     else:
-        scene = g.weighted(POSITIVE_SCENES)
+        scene = g.weighted(HARD_SCENES if hard else POSITIVE_SCENES)
         sents = scene(t, g.weighted(PERSON_COUNT_WEIGHTS))
     text = "".join(sents)
     t.tags.add("scene:" + scene.__name__)
     for p in t.persons:
-        assert p["first"] in text and p["name"] in text, (p, text)
-        assert p["address"] is None or p["address"] in text, (p, text)
+        if p["first"] not in text or p["name"] not in p["first"]:
+            raise ValueError(f"{scene.__name__}: name {p['name']!r} or its mention {p['first']!r} is not in the text: {text}")
+        if p["address"] is not None and p["address"] not in text:
+            raise ValueError(f"{scene.__name__}: address {p['address']!r} is not in the text: {text}")
+        if text.find(p["name"]) != text.index(p["first"]) + p["first"].index(p["name"]):
+            return None  # "千葉" inside an earlier "千葉県": the first occurrence is not this person's mention
     persons = sorted(t.persons, key=lambda p: text.index(p["first"]))  # order of first appearance
     answer = [{"name": p["name"], **({"address": p["address"]} if p["address"] else {})} for p in persons]
-    assert len({p["name"] for p in answer}) == len(answer), text
+    if len({p["name"] for p in answer}) != len(answer):
+        raise ValueError(f"{scene.__name__}: a person is listed twice: {text}")
     t.tags.add(f"persons:{len(answer)}")
+    if t.tags & set(SHAPE_TAGS):
+        t.tags.add("shape:any")
     record = {"messages": [{"role": "system", "content": EXTRACTION_SYSTEM_PROMPT}, {"role": "user", "content": text},
                            {"role": "assistant", "content": json.dumps({"persons": answer}, ensure_ascii=False)}]}
     return record, t.tags
@@ -1038,17 +1720,35 @@ def make_split(seed, size, exclude):
     """size records with unique texts of acceptable length, none of them in exclude."""
     g, records, tags, seen = Gen(seed), [], Counter(), set(exclude)
     n_neg = round(size * NEGATIVE_SHARE)
-    negative = [True] * n_neg + [False] * (size - n_neg)  # an exact share, in shuffled positions
-    g.rng.shuffle(negative)
+    n_hard = round((size - n_neg) * HARD_SHARE)
+    kinds = ["negative"] * n_neg + ["hard"] * n_hard + ["plain"] * (size - n_neg - n_hard)  # exact shares, shuffled
+    g.rng.shuffle(kinds)
+    misses = 0
     while len(records) < size:
-        record, rec_tags = make_record(g, negative[len(records)])
-        text = record["messages"][1]["content"]
-        if text in seen or not MIN_CHARS <= len(text) <= MAX_CHARS:
+        made = make_record(g, kinds[len(records)] == "negative", kinds[len(records)] == "hard")
+        text = made and made[0]["messages"][1]["content"]
+        if made is None or text in seen or not MIN_CHARS <= len(text) <= MAX_CHARS:
+            misses += 1
+            if misses > 20 * size + 1000:  # a pool too small for this size would otherwise loop for ever
+                raise ValueError(f"could not make {size} distinct texts (made {len(records)}); ask for fewer")
             continue
         seen.add(text)
-        records.append(record)
-        tags.update(rec_tags)
+        records.append(made[0])
+        tags.update(made[1])
     return records, tags
+
+
+def shape_stats(records, tags):
+    """Shares of one split: each shape tag among positive records, persons with an address, mean characters."""
+    texts = [r["messages"][1]["content"] for r in records]
+    answers = [json.loads(r["messages"][2]["content"])["persons"] for r in records]
+    positives = sum(1 for a in answers if a) or 1
+    persons = [p for a in answers for p in a]
+    stats = {tag: tags[tag] / positives for tag in (*SHAPE_TAGS, "shape:any")}
+    stats["negative"] = 1 - positives / len(records)
+    stats["address_per_person"] = sum("address" in p for p in persons) / max(len(persons), 1)
+    stats["mean_chars"] = sum(map(len, texts)) / len(texts)
+    return stats
 
 
 def write_jsonl(path, records):
@@ -1078,6 +1778,11 @@ def main():
         print(f"{'phenomenon (records with it)':30s} {'train':>6s} {'valid':>6s}")
         for tag in sorted(set(train_tags) | set(val_tags)):
             print(f"{tag:30s} {train_tags[tag]:6d} {val_tags[tag]:6d}")
+        st, sv = shape_stats(train, train_tags), shape_stats(validation, val_tags)
+        print(f"\n{'share (shapes: of positive records)':36s} {'train':>6s} {'valid':>6s}")
+        for key in st:
+            fmt = "{:6.1f}" if key == "mean_chars" else "{:6.1%}"
+            print(f"{key:36s} {fmt.format(st[key])} {fmt.format(sv[key])}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,57 @@ def test_a_different_seed_gives_different_data(tmp_path):
     assert user_texts(tmp_path / "train.jsonl")[:10] != user_texts(DEFAULT_DATASET_DIR / "train.jsonl")[:10]
 
 
+# Shares in a 1000-record sample (shapes: of the records with a person). Seeded samples give about lone
+# surname 16%, stage name 7%, list 7%, katakana alone 6%, deep 6%, any of them 40% (HARD_SHARE, exact),
+# 28% negatives, 34-37% of persons with an address and 73 characters a text; the ranges leave room for changes.
+SHAPE_SHARE_RANGES = {"shape:lone_surname": (0.10, 0.25), "shape:stage_name": (0.04, 0.12), "shape:list": (0.04, 0.12),
+                      "shape:kata_alone": (0.03, 0.12), "shape:deep": (0.04, 0.12), "shape:any": (0.35, 0.45),
+                      "negative": (0.27, 0.29), "address_per_person": (0.30, 0.45), "mean_chars": (55, 85)}
+
+
+def test_hard_shapes_are_common_and_addresses_come_at_every_level():
+    import v1_000_make_dataset as gen
+
+    records, tags = gen.make_split(0, 1000, exclude=set())
+    stats = gen.shape_stats(records, tags)
+    outside = {key: round(stats[key], 3) for key, (lo, hi) in SHAPE_SHARE_RANGES.items() if not lo <= stats[key] <= hi}
+    assert outside == {}
+    assert {level: tags["addr:" + level] for level in ("pref", "city", "town", "street") if tags["addr:" + level] < 20} == {}
+    assert tags["nores:birthplace"] >= 20 and tags["nores:workplace"] >= 5 and tags["nores:event_place"] >= 20
+
+
+def test_large_sizes_give_distinct_texts_quickly():
+    import time
+
+    import v1_000_make_dataset as gen
+
+    start = time.perf_counter()
+    records, _ = gen.make_split(5, 2000, exclude=set())
+    assert time.perf_counter() - start < 60
+    assert len({r["messages"][1]["content"] for r in records}) == 2000
+
+
+def test_a_name_missing_from_its_text_is_refused(monkeypatch):
+    import v1_000_make_dataset as gen
+
+    def broken_scene(t, n):
+        t.add("山田太郎", "山田太郎さん")
+        return ["山田さんが来た。"]
+
+    monkeypatch.setattr(gen, "POSITIVE_SCENES", {broken_scene: 1})
+    with pytest.raises(ValueError, match="山田太郎"):
+        gen.make_record(gen.Gen(0), negative=False)
+
+
+def test_names_file_is_what_the_converter_writes(tmp_path):
+    pytest.importorskip("japanese_personal_name_dataset")
+    out = tmp_path / "names_ja.tsv"
+    subprocess.run([sys.executable, str(REPO_ROOT / "src" / "v1_000_make_names.py"), "--out", str(out)], check=True,
+                   capture_output=True, timeout=300)
+    assert out.read_bytes() == (DEFAULT_DATASET_DIR / "names_ja.tsv").read_bytes()
+    assert "MIT License" in (DEFAULT_DATASET_DIR / "NAMES_NOTICE.md").read_text(encoding="utf-8")
+
+
 def test_every_answer_is_valid_and_quotes_the_text():
     negatives = 0
     for name in ("train.jsonl", "validation.jsonl", "realistic_test.jsonl"):
