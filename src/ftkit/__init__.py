@@ -22,6 +22,7 @@ Plain functions grouped by concern:
   merging      an adapter merged into its base model, saved as a standalone model (and pushed to the Hub)
   gguf_export  a merged model written as a GGUF file for llama.cpp-based tools
   notebook     what the notebook v1_000_finetune.ipynb needs around training (live plot, data preview, input box)
+  redaction    secrets (passwords in URLs, tokens) masked wherever the kit prints, logs, tracks or writes
 
 Scripts written against this module keep working: it grows by adding names, never by changing old ones.
 """

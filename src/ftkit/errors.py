@@ -1,8 +1,17 @@
 """One exception type for mistakes a user can make, turned into a one-line message by `exit_on_user_error`."""
 
+import contextlib
+import errno
 import functools
 import signal
 import sys
+import threading
+
+from .redaction import redact
+
+# Signals that stop a run the way Ctrl-C does: `kill` (SIGTERM, also what job schedulers and notebook runtimes
+# send) and SIGHUP (a closed terminal, a dropped SSH session).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class KitError(Exception):
@@ -13,22 +22,59 @@ class KitError(Exception):
 
 
 def exit_on_user_error(main):
-    """Decorator for a script's `main()`: a KitError becomes `error: <message>` on stderr and exit status 2."""
+    """Decorator for a script's `main()`: a KitError becomes `error: <message>` on stderr and exit status 2.
+
+    SIGTERM and SIGHUP get the same clean-up as Ctrl-C (exit status 130); the handlers are put back afterwards,
+    so a notebook or a test that calls `main()` keeps its own. Secrets in the message are masked (redaction.py).
+    """
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
-        # `kill` (SIGTERM, also what job schedulers and notebook runtimes send) gets the same clean-up as Ctrl-C.
-        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+        previous = install_stop_handlers()
         try:
             return main(*args, **kwargs)
         except KitError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {one_line(error)}", file=sys.stderr)
             raise SystemExit(2) from None
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt as error:
+            print(f"interrupted ({error})" if str(error) else "interrupted", file=sys.stderr)
             raise SystemExit(130) from None
+        finally:
+            restore_handlers(previous)
 
     return wrapper
+
+
+def install_stop_handlers() -> dict:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt (in the main thread only; elsewhere Python allows no handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for stop_signal in STOP_SIGNALS:
+        if stop_signal != signal.SIGINT:
+            previous[stop_signal] = signal.signal(stop_signal, raise_keyboard_interrupt)
+    return previous
+
+
+def restore_handlers(previous: dict) -> None:
+    for stop_signal, handler in previous.items():
+        signal.signal(stop_signal, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def stop_signals_deferred():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done: a rescue save is not cut in half by a second
+    signal. They are remembered, not lost: the caller is already on its way out with the first one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {stop_signal: signal.signal(stop_signal, lambda number, frame: received.append(number))
+                for stop_signal in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        restore_handlers(previous)
 
 
 def first_line(error: BaseException) -> str:
@@ -37,5 +83,25 @@ def first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def one_line(error: BaseException | str) -> str:
+    """A message as one line with its secrets masked: what the kit prints for an error."""
+    text = error if isinstance(error, str) else str(error)
+    return redact(" ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or type(error).__name__)
+
+
 def raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM}
+DISK_MESSAGES = ("No space left on device", "StorageFull", "Disk quota exceeded", "Read-only file system",
+                 "File too large", "Permission denied")
+
+
+def disk_error_reason(error: BaseException) -> str | None:
+    """Why writing failed, when `error` is the file system's doing (full disk, quota, read-only, no permission),
+    else None. Some writers wrap the OS error in their own type (safetensors' SafetensorError), hence the texts."""
+    if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+        return error.strerror or first_line(error)
+    text = str(error)
+    return next((message for message in DISK_MESSAGES if message in text), None)

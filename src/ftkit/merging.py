@@ -67,25 +67,77 @@ def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None =
     return out_dir
 
 
-def push_to_hub(folder: str | Path, repo_id: str, private: bool = True) -> str:
-    """Upload a saved folder (a merged model, or an adapter) to a Hub model repository (created when missing);
-    returns the repository URL.
+# What an upload sends: the files that make up a model or an adapter, nothing else. A run folder also holds
+# run.json, config.yml, metrics, predictions and pictures, which stay on this machine.
+MODEL_FILE_PATTERNS = (
+    "adapter_config.json", "adapter_model.safetensors", "config.json", "generation_config.json",
+    "model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", "tokenizer.json",
+    "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "chat_template.jinja",
+    "chat_template.json", "vocab.json", "merges.txt", "README.md",
+)
 
-    Network and login problems become one KitError line: the folder stays on disk, ready for a retry.
+
+def model_files(folder: str | Path) -> list[str]:
+    """The names of the files in `folder` that an upload sends (MODEL_FILE_PATTERNS), sorted."""
+    import fnmatch
+
+    names = [p.name for p in Path(folder).iterdir() if p.is_file()]
+    return sorted(name for name in names if any(fnmatch.fnmatchcase(name, pattern) for pattern in MODEL_FILE_PATTERNS))
+
+
+def confirm(question: str) -> bool:
+    """Ask a person at a terminal (y/N); False where nobody can answer (a pipe, a notebook, CI)."""
+    import sys
+
+    if not (sys.stdin and sys.stdin.isatty()):
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def push_to_hub(folder: str | Path, repo_id: str, private: bool = True, into_existing: bool = False, log=print) -> str:
+    """Upload the model files of a saved folder (a merged model, or an adapter) to a Hub model repository
+    (created when missing); returns the repository URL.
+
+    Only the files named by MODEL_FILE_PATTERNS are sent. A repository that already exists is written into
+    only with `into_existing=True` or when the person at the terminal says yes; otherwise nothing is sent and a
+    KitError says how to allow it. Network and login problems become one KitError line: the folder stays on
+    disk, ready for a retry.
     """
     from huggingface_hub import HfApi
 
+    folder = Path(folder)
+    files = model_files(folder)
+    if not files:
+        raise KitError(f"{folder}: no model files to upload ({', '.join(MODEL_FILE_PATTERNS[:3])}, ...)")
+    left_out = sorted(p.name for p in folder.iterdir() if p.name not in files)
     api = HfApi()
     try:
+        exists = api.repo_exists(repo_id, repo_type="model")
+    except Exception as error:
+        raise hub_error(error, folder, repo_id) from None
+    if exists and not into_existing and not confirm(f"The Hub repository '{repo_id}' already exists; upload {len(files)} files into it?"):
+        raise KitError(f"the Hub repository '{repo_id}' already exists; nothing was uploaded. To add these files to it, "
+                       "pass --push_to_existing (in the notebook: HUB_PUSH_TO_EXISTING = True), or choose a new name")
+    log(f"[hub] uploading {len(files)} files to '{repo_id}': {', '.join(files)}"
+        + (f"; kept here: {', '.join(left_out)}" if left_out else ""))
+    try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model", allow_patterns=files,
                           commit_message="Upload from ftkit")
     except Exception as error:
-        if not is_hub_error(error):
-            raise
-        raise KitError(f"could not upload {folder} to the Hub repository '{repo_id}' ({type(error).__name__}: "
-                       f"{first_line(error)}); the folder is saved, retry when online and logged in (hf auth login)") from None
+        raise hub_error(error, folder, repo_id) from None
     return str(url)
+
+
+def hub_error(error: BaseException, folder: Path, repo_id: str) -> BaseException:
+    """A network or Hub problem as one KitError line; any other exception (a bug) unchanged."""
+    if not is_hub_error(error):
+        return error
+    return KitError(f"could not upload {folder} to the Hub repository '{repo_id}' ({type(error).__name__}: "
+                    f"{first_line(error)}); the folder is saved, retry when online and logged in (hf auth login)")
 
 
 def is_hub_error(error: BaseException) -> bool:

@@ -8,6 +8,7 @@ MLflow is driven through its client (`MlflowClient`), not the `mlflow.start_run(
 train twice in one process and a failed run is marked FAILED rather than left running.
 """
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -15,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import KitError, first_line
+from .errors import KitError, first_line, one_line
+from .redaction import redact
 
 REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard")
 
@@ -32,7 +34,7 @@ def never_fails(method):
             return method(self, *args, **kwargs)
         except Exception as error:
             self.broken = True
-            print(f"[tracking] {type(self).__name__} failed, no more tracking in this run: {first_line(error)}", file=sys.stderr)
+            print(f"[tracking] {type(self).__name__} failed, no more tracking in this run: {redact(first_line(error))}", file=sys.stderr)
             return None
 
     return guarded
@@ -72,17 +74,47 @@ class Tracker:
 
 
 def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_name: str, log=print) -> Tracker:
-    """The tracker `--report_to` asks for; 'auto' is MLflow when it is installed, else none."""
+    """The tracker `--report_to` asks for; 'auto' is MLflow when it is installed, else none.
+
+    Starting is guarded like every later call: a store that cannot be reached or created (a server down, an
+    `mlruns` that is a file, a bad URI) is reported in one line and the run goes on untracked. Only a missing
+    package for an explicit --report_to is the user's error (checked before anything loads).
+    """
     if report_to == "auto":
         report_to = "mlflow" if importlib.util.find_spec("mlflow") else "none"
-    if report_to == "mlflow":
-        tracker = MlflowTracker(Path(output_root) / "mlruns", experiment, run_name)
-    elif report_to == "tensorboard":
-        tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / experiment / run_name)
-    else:
+    try:
+        if report_to == "mlflow":
+            tracker = MlflowTracker(Path(output_root) / "mlruns", experiment, run_name)
+        elif report_to == "tensorboard":
+            tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / experiment / run_name)
+        else:
+            return Tracker()
+    except KitError:
+        raise
+    except Exception as error:
+        if report_to == "mlflow":
+            where = os.environ.get("MLFLOW_TRACKING_URI") or str(Path(output_root) / "mlruns")
+        else:
+            where = str(Path(output_root) / "tensorboard")
+        print(f"[tracking] could not start {report_to} at {redact(where)}, this run is not tracked: "
+              f"{one_line(first_line(error))}", file=sys.stderr)
         return Tracker()
-    log(f"[tracking] {report_to}: {tracker.where}")
+    log(f"[tracking] {report_to}: {redact(tracker.where)}")
     return tracker
+
+
+@contextlib.contextmanager
+def quick_first_requests():
+    """A server that does not answer at the start costs seconds, not MLflow's minutes of retries (unless the
+    user set MLFLOW_HTTP_REQUEST_MAX_RETRIES / _TIMEOUT); later requests keep MLflow's own settings."""
+    changed = {name: value for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15"))
+               if name not in os.environ}
+    os.environ.update(changed)
+    try:
+        yield
+    finally:
+        for name in changed:
+            os.environ.pop(name, None)
 
 
 class MlflowTracker(Tracker):
@@ -99,16 +131,17 @@ class MlflowTracker(Tracker):
         except ImportError:
             raise KitError("--report_to mlflow needs mlflow: pip install mlflow-skinny") from None
         self.client = MlflowClient(uri)
-        found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-        self.run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
-        self.where = f"{uri} (experiment '{experiment}', run '{run_name}')"
+        with quick_first_requests():
+            found = self.client.get_experiment_by_name(experiment)
+            experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+            self.run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
+        self.where = f"{redact(uri)} (experiment '{experiment}', run '{run_name}')"
 
     @never_fails
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
 
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        self.client.log_batch(self.run_id, params=[Param(k, redact(str(v))[:6000]) for k, v in params.items()])
 
     @never_fails
     def log_metrics(self, metrics: dict, step: int) -> None:
@@ -140,7 +173,7 @@ class TensorBoardTracker(Tracker):
 
     @never_fails
     def log_params(self, params: dict) -> None:
-        table = "\n".join(f"| {key} | {value} |" for key, value in params.items())
+        table = "\n".join(f"| {key} | {redact(str(value))} |" for key, value in params.items())
         self.writer.add_text("settings", "| setting | value |\n|---|---|\n" + table)
 
     @never_fails
