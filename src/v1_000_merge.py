@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftkit import DEFAULT_OUTPUT_ROOT
-from ftkit.base_model import ensure_base_model
+from ftkit.base_model import ensure_base_model, is_hub_id
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.merging import free_path, merge_adapter, push_to_hub, save_merged
-from ftkit.runs import adapter_base_model, resolve_adapter
+from ftkit.runs import adapter_base_model, check_output_root, portable_path, resolve_adapter
 from ftkit.settings import check_choice, parse_settings
 
 DTYPES = ("bf16", "fp32")
@@ -32,7 +32,9 @@ class Settings:
     model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
     output: str = field(default="", metadata={"help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
     dtype: str = field(default="bf16", metadata={"help": "dtype of the saved weights: bf16 (half the size, the training dtype of Gemma) or fp32"})
-    push_to_hub: str = field(default="", metadata={"help": "also upload the folder to this Hub model repository (user/name), created private when missing"})
+    push_to_hub: str = field(default="", metadata={"help": "also upload the model files of the folder (weights, configs, tokenizer; not the run's records) to this Hub model repository (user/name), created private when missing"})
+    push_to_existing: bool = field(default=False, metadata={"help": "allow --push_to_hub to write into a repository that already exists (otherwise it asks at a terminal, and stops elsewhere)"})
+    record_absolute_paths: bool = field(default=False, metadata={"help": "record absolute paths in merged_from.json (default: relative to the repository, ~/... under the home folder)"})
 
 
 @exit_on_user_error
@@ -41,18 +43,23 @@ def main(settings: Settings) -> Path:
 
     check_choice(settings.dtype, DTYPES, "dtype")
     adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
-    base_model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
+    base_model = settings.model or adapter_base_model(adapter_dir)
+    base_model_dir = ensure_base_model(base_model)
     out_dir = Path(settings.output) if settings.output else free_path(Path(f"{adapter_dir}-merged"))
     if out_dir.exists():
         raise KitError(f"{out_dir} already exists; merged models are never overwritten (choose another --output)")
+    check_output_root(out_dir.parent, "--output")  # a file, no permission, a read-only disk: said before the merge
     print(f"[merge] base {base_model_dir} + adapter {adapter_dir} -> {out_dir} ({settings.dtype})")
 
     model, tokenizer = merge_adapter(base_model_dir, adapter_dir, torch.bfloat16 if settings.dtype == "bf16" else torch.float32)
-    save_merged(model, tokenizer, out_dir, provenance={"base_model": str(base_model_dir), "adapter": str(adapter_dir),
+    absolute = settings.record_absolute_paths
+    recorded_base = base_model if is_hub_id(base_model) else portable_path(Path(base_model_dir).resolve(), absolute)
+    save_merged(model, tokenizer, out_dir, provenance={"base_model": recorded_base,
+                                                       "adapter": portable_path(Path(adapter_dir).resolve(), absolute),
                                                        "dtype": settings.dtype})
     print(f"[merge] saved {out_dir}")
     if settings.push_to_hub:
-        url = push_to_hub(out_dir, settings.push_to_hub)
+        url = push_to_hub(out_dir, settings.push_to_hub, into_existing=settings.push_to_existing)
         print(f"[merge] uploaded to {url}")
     return out_dir
 

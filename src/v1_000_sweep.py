@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
+from ftkit.data import read_text_file
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.reporting import save_sweep_curves
 from ftkit.runs import finished_runs, write_text_atomic
@@ -64,7 +65,16 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
 
     base, grid = {}, {}
     if settings.sweep_file:
-        content = yaml.safe_load(Path(settings.sweep_file).read_text(encoding="utf-8")) or {}
+        if not Path(settings.sweep_file).is_file():
+            raise KitError(f"--sweep_file {settings.sweep_file}: file not found")
+        try:
+            content = yaml.safe_load(read_text_file(settings.sweep_file)) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"{settings.sweep_file}:{mark.line + 1}" if mark else settings.sweep_file
+            raise KitError(f"{where}: malformed YAML: {getattr(error, 'problem', None) or error}") from None
+        if not isinstance(content, dict):
+            raise KitError(f"{settings.sweep_file}: expected a mapping with 'grid' (and 'base'), got {type(content).__name__}")
         unknown = set(content) - {"base", "grid"}
         if unknown:
             raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; expected 'base' and 'grid'")

@@ -48,17 +48,46 @@ def ensure_base_model(model_dir: str | Path, log=print) -> Path:
         return model_dir_from_gguf(model_dir, log)
     if is_model_dir(model_dir):
         return model_dir
+    packaged = packaged_model_dir(text)
+    if packaged is not None and is_model_dir(packaged):
+        return packaged
     if is_hub_id(text):
         return download_from_hub(text, log)
-    if model_dir.name in PACKAGED_MODELS:
-        if model_dir.exists() and any(model_dir.iterdir()):
-            raise KitError(f"{model_dir} exists but holds no model (no config.json / *.safetensors); remove it to rebuild it")
-        convert_packaged_gguf(model_dir, log)
-        return model_dir
+    if packaged is not None:
+        if packaged.exists() and any(packaged.iterdir()):
+            raise KitError(f"{packaged} exists but holds no model (no config.json / *.safetensors); remove it to rebuild it")
+        convert_packaged_gguf(packaged, log)
+        return packaged
     raise KitError(
         f"--model {text}: not a model directory (needs config.json and *.safetensors), a .gguf file or a Hugging "
         f"Face Hub id; the packaged models are built under tmp_docker/models/ ({', '.join(PACKAGED_MODELS)})"
     )
+
+
+def packaged_model_dir(text: str | Path) -> Path | None:
+    """The folder of a packaged model (built when missing) when `text` names exactly one: its id
+    (`gemma-3-270m`) or its folder tmp_docker/models/<id> (from here or from the repository root), else None.
+
+    Only that folder is ever built: a path elsewhere that merely ends in a packaged model's name (from a
+    foreign adapter_config.json, say) must be a model that exists, and nothing is written there.
+    """
+    from . import REPO_ROOT
+
+    text = str(text)
+    if text in PACKAGED_MODELS:
+        return CONVERTED_MODELS_DIR / text
+    path = Path(text).expanduser()
+    if path.name not in PACKAGED_MODELS:
+        return None
+    target = (CONVERTED_MODELS_DIR / path.name).resolve()
+    candidates = [path] if path.is_absolute() else [path, REPO_ROOT / path]
+    for candidate in candidates:
+        try:
+            if candidate.resolve() == target:
+                return CONVERTED_MODELS_DIR / path.name
+        except OSError:
+            continue
+    return None
 
 
 def is_hub_id(text: str) -> bool:
@@ -66,10 +95,17 @@ def is_hub_id(text: str) -> bool:
     return bool(HUB_ID.match(text)) and not Path(text).parent.exists()
 
 
-def base_model_reference(model: str, model_dir: Path) -> str:
+def base_model_reference(model: str, model_dir: Path, absolute: bool = False) -> str:
     """What an adapter records as its base model: the Hub id when it came from the Hub (found again in the local
-    cache offline, and meaningful on another machine), else the absolute directory (works from any folder)."""
-    return model if is_hub_id(str(model)) else str(Path(model_dir).resolve())
+    cache offline, and meaningful on another machine), else the directory relative to the repository
+    (tmp_docker/models/gemma-3-270m; `~/...` under the home folder), so that no private absolute path travels
+    with an adapter; `absolute=True` records the absolute directory instead. ftkit.runs.adapter_base_model
+    reads either back."""
+    from .runs import portable_path
+
+    if is_hub_id(str(model)):
+        return str(model)
+    return portable_path(Path(model_dir).resolve(), absolute=absolute)
 
 
 def download_from_hub(repo_id: str, log=print) -> Path:
@@ -93,7 +129,10 @@ def model_dir_from_gguf(gguf_path: Path, log=print) -> Path:
     """The model directory converted from `gguf_path`, under tmp_docker/models/<file name>; built once."""
     if not gguf_path.is_file():
         raise KitError(f"--model {gguf_path}: no such .gguf file")
-    model_dir = CONVERTED_MODELS_DIR / gguf_path.stem.lower()
+    name = gguf_path.stem.lower()
+    if not name or name.startswith("."):
+        raise KitError(f"--model {gguf_path}: the file name gives no folder name to convert it to; rename the file")
+    model_dir = CONVERTED_MODELS_DIR / name
     source = f"converted from {gguf_path.resolve()} ({gguf_path.stat().st_size} bytes)"
     if is_model_dir(model_dir):
         recorded = (model_dir / "SOURCE.txt").read_text() if (model_dir / "SOURCE.txt").is_file() else ""

@@ -7,8 +7,14 @@ Four schemas are accepted, detected per record, as in TRL and Axolotl:
   text                {"text": "..."}                                            (plain language modelling)
 Instruction records become chat records, so both are formatted with the chat template.
 Other keys in a record (ids, tags) are ignored.
+
+Files are UTF-8 (a leading byte-order mark is accepted); a file in another encoding is a one-line error naming
+the line of the first byte that is not UTF-8. A `.jsonl` file is always one record per line (a line holding a
+JSON list is an error on that line); a `.json` file is a JSON array, or JSON Lines when it holds objects one
+per line.
 """
 
+import codecs
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +44,49 @@ def load_checked_records(path: str | Path) -> list[tuple[dict, Sample]]:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"data file not found: {path}")
-    raw = path.read_text(encoding="utf-8")
+    raw = read_text_file(path)
     if not raw.strip():
         raise KitError(f"data file is empty: {path}")
     return [(record, sample_from_record(record, f"{path}:{line}")) for line, record in read_records(path, raw)]
 
 
+def read_text_file(path: str | Path) -> str:
+    """A text file's content: UTF-8, with or without a byte-order mark. Another encoding is a one-line KitError
+    naming the line (and column) of the first byte that is not UTF-8."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        hint = " (it looks like UTF-16)" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
+        raise KitError(f"{path}:{line}: not UTF-8 text{hint} (byte 0x{data[error.start]:02x} at byte {column} of the "
+                       "line); save the file as UTF-8") from None
+
+
+def is_json_array_file(path: Path, raw: str) -> bool:
+    """Whether to read the file as one JSON document (an array) rather than as JSON Lines: never for .jsonl; for
+    other names when the content starts with '['; for .json also otherwise, unless it is several JSON objects
+    one per line (JSON Lines under a .json name, as many data sets ship)."""
+    if path.suffix == ".jsonl":
+        return False
+    if raw.lstrip().startswith("["):
+        return True
+    if path.suffix != ".json":
+        return False
+    try:
+        json.loads(raw)
+    except json.JSONDecodeError as error:
+        return not (error.msg == "Extra data" and raw.lstrip().startswith("{"))
+    return True
+
+
 def read_records(path: Path, raw: str):
     """Yield (line number, parsed object). A JSON array is numbered by the line where each element starts."""
-    if path.suffix == ".json" or raw.lstrip().startswith("["):
+    if is_json_array_file(path, raw):
         try:
             records = json.loads(raw)
         except json.JSONDecodeError as error:

@@ -116,17 +116,32 @@ def encode_chat(sample: Sample, tokenizer) -> Encoded:
 
 def encode_all(samples: list[Sample], tokenizer, max_seq_len: int, train_on_all_tokens: bool, too_long: str):
     """Encode every sample; samples over `max_seq_len` are skipped or truncated. Returns (encoded, n_too_long)."""
-    encoded, too_long_count = [], 0
+    encoded, counts = encode_all_counted(samples, tokenizer, max_seq_len, train_on_all_tokens, too_long)
+    return encoded, counts["over_max_seq_len"]
+
+
+def encode_all_counted(samples: list[Sample], tokenizer, max_seq_len: int, train_on_all_tokens: bool, too_long: str):
+    """`encode_all` with the count of each outcome: (encoded, {"over_max_seq_len", "skipped", "truncated",
+    "dropped"}).
+
+    With `too_long="skip"` every sample over the limit is skipped. With "truncate" it is cut to the limit and
+    kept ("truncated") when some of its answer survives the cut; one whose answer is cut off entirely has
+    nothing left to learn and is dropped ("dropped"), not counted as truncated.
+    """
+    encoded = []
+    counts = {"over_max_seq_len": 0, "skipped": 0, "truncated": 0, "dropped": 0}
     for sample in samples:
         item = encode_sample(sample, tokenizer, train_on_all_tokens)
         if len(item.input_ids) > max_seq_len:
-            too_long_count += 1
+            counts["over_max_seq_len"] += 1
             if too_long == "skip":
+                counts["skipped"] += 1
                 continue
             item = Encoded(item.input_ids[:max_seq_len], item.labels[:max_seq_len])
+            counts["truncated" if item.num_label_tokens > 0 else "dropped"] += 1
         if item.num_label_tokens > 0:
             encoded.append(item)
-    return encoded, too_long_count
+    return encoded, counts
 
 
 # ----------------------------------------------------------------------------------------- batches

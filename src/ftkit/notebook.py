@@ -7,13 +7,15 @@ published `final` folder, and an input box that never blocks a headless run.
 """
 
 import json
+import re
 import time
 from pathlib import Path
 
 from .base_model import HUB_ID
-from .errors import KitError, first_line
+from .data import is_json_array_file, read_text_file
+from .errors import KitError, first_line, one_line
 from .formatting import IGNORE_INDEX, encode_sample
-from .runs import ADAPTER_FILE, INCOMPLETE_PREFIX
+from .runs import ADAPTER_FILE, INCOMPLETE_PREFIX, run_order_key
 from .checkpoint import CHECKPOINT_FILE
 
 ROLE_NAMES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "model": "assistant",
@@ -27,7 +29,7 @@ class NotebookStop(Exception):
     """
 
     def _render_traceback_(self):
-        return [f"error: {self}"]
+        return [f"error: {one_line(self)}"]  # one line, secrets masked
 
 
 def is_hub_dataset_id(value: str) -> bool:
@@ -58,9 +60,15 @@ def read_rows(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"data file not found: {path} (give a local .jsonl / .json file or a Hub id 'owner/name')")
-    raw = path.read_text(encoding="utf-8")
-    if path.suffix == ".json" or raw.lstrip().startswith("["):
-        return json.loads(raw)
+    raw = read_text_file(path)  # UTF-8 (a byte-order mark is fine); another encoding is one line naming the line
+    if is_json_array_file(path, raw):
+        try:
+            rows = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise KitError(f"{path}:{error.lineno}: malformed JSON: {error.msg}") from None
+        if not isinstance(rows, list):
+            raise KitError(f"{path}: a .json data file must hold an array of records, found {type(rows).__name__}")
+        return rows
     rows = []
     for line_number, line in enumerate(raw.splitlines(), start=1):
         if line.strip():
@@ -194,12 +202,36 @@ class LiveLossPlot:
 
 
 def unfinished_run_with_checkpoint(runs_dir: str | Path, run_name: str) -> Path | None:
-    """The newest unfinished run of this name that holds a rolling checkpoint (to resume after a disconnect)."""
+    """The newest unfinished run of this name that holds a rolling checkpoint (to resume after a disconnect);
+    newest by the start time in its name, not by when a file in it last changed."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return None
-    candidates = [p for p in runs_dir.glob(f"{INCOMPLETE_PREFIX}*_{run_name}") if (p / CHECKPOINT_FILE).is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+    candidates = [p for p in runs_dir.glob(f"{INCOMPLETE_PREFIX}*_{run_name}*") if (p / CHECKPOINT_FILE).is_file()
+                  and re.fullmatch(rf"{re.escape(INCOMPLETE_PREFIX)}[^_]+_{re.escape(run_name)}(-\d+)?", p.name)]
+    return max(candidates, key=run_order_key, default=None)
+
+
+def run_to_resume(resume: str, runs_dir: str | Path, run_name: str, log=print) -> Path | None:
+    """The notebook's RESUME setting as the folder to continue, or None for a new run.
+
+    Nothing is resumed without being asked: "" (the default) starts a new run and only names an unfinished one
+    it finds; "latest" continues the newest unfinished run of this project that has a checkpoint; a path
+    continues that folder. (A checkpoint is read with weights_only=True either way: it cannot run code.)
+    """
+    found = unfinished_run_with_checkpoint(runs_dir, run_name)
+    if not resume:
+        if found:
+            log(f"[resume] {found} can be continued: set RESUME = \"latest\" (or its path) to do so; starting a new run")
+        return None
+    if resume == "latest":
+        if found is None:
+            raise KitError(f"RESUME = \"latest\": no unfinished run of '{run_name}' with a checkpoint under {runs_dir}")
+        return found
+    path = Path(resume)
+    if not (path / CHECKPOINT_FILE).is_file():
+        raise KitError(f"RESUME = {resume!r}: no {CHECKPOINT_FILE} there; give \"\", \"latest\" or an unfinished run folder")
+    return path
 
 
 def publish_final(run_dir: str | Path, project_dir: str | Path) -> Path:

@@ -1,28 +1,55 @@
 """Run folders under the output root: one new folder per run, never overwritten, complete or absent.
 
 A run writes into a hidden `.incomplete-<name>` folder and renames it to `<name>` only after everything is
-saved. A rename is atomic, so a crash, Ctrl-C or kill never leaves a folder that looks like a finished run.
+saved (every file flushed to disk first). A rename is atomic, so a crash, Ctrl-C or kill never leaves a folder
+that looks like a finished run. When something fails after the last optimizer step, the trained adapter is not
+thrown away: the folder becomes `<name>-unfinished` with an `UNFINISHED.txt` saying why, which the newest-run
+lookup never picks (`keep_unfinished`).
+
+Names are `<date-time>_<run name>`, unique even for runs started in the same second (`-2`, `-3`, ...); "the
+newest run" is the one whose name says it started last, so reading or evaluating an old run does not make it
+the newest.
 """
 
+import contextlib
+import errno
 import json
+import os
+import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from .errors import KitError
+from .errors import KitError, disk_error_reason
 
 INCOMPLETE_PREFIX = ".incomplete-"
 ADAPTER_FILE = "adapter_config.json"
+ADAPTER_WEIGHTS_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+UNFINISHED_SUFFIX = "-unfinished"
+UNFINISHED_FILE = "UNFINISHED.txt"
+RUN_NAME = re.compile(r"^(?P<stamp>\d{8}-\d{6})_(?P<rest>.+?)(?:-(?P<number>\d+))?$")
+UNFINISHED_NAME = re.compile(rf"{UNFINISHED_SUFFIX}(?:-\d+)?$")
 
 
 class RunFolder:
     def __init__(self, output_root: str | Path, run_name: str):
         self.output_root = Path(output_root)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.name = f"{stamp}_{run_name}"
         self.output_root.mkdir(parents=True, exist_ok=True)
-        self.path = self.output_root / f"{INCOMPLETE_PREFIX}{self.name}"
-        self.path.mkdir()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.finished = False
+        for number in range(1, 10_000):
+            # Reserved by creating the hidden folder (atomic: two runs of the same second cannot both get it).
+            name = f"{stamp}_{run_name}" if number == 1 else f"{stamp}_{run_name}-{number}"
+            if (self.output_root / name).exists() or (self.output_root / f"{name}{UNFINISHED_SUFFIX}").exists():
+                continue
+            try:
+                (self.output_root / f"{INCOMPLETE_PREFIX}{name}").mkdir()
+            except FileExistsError:
+                continue
+            self.name, self.path = name, self.output_root / f"{INCOMPLETE_PREFIX}{name}"
+            return
+        raise KitError(f"{self.output_root}: no free run folder name for {stamp}_{run_name}")
 
     @classmethod
     def adopt(cls, path: str | Path) -> "RunFolder":
@@ -32,18 +59,55 @@ class RunFolder:
             raise KitError(f"--resume {path}: expected an unfinished run folder ({INCOMPLETE_PREFIX}<date-time>_<name>)")
         folder = cls.__new__(cls)
         folder.output_root, folder.path, folder.name = path.parent, path, path.name[len(INCOMPLETE_PREFIX):]
+        folder.finished = False
         return folder
 
     def finish(self) -> Path:
-        """Give the folder its final name; a run of the same second gets a suffix rather than overwriting."""
-        final = self.output_root / self.name
-        suffix = 1
-        while final.exists():
-            suffix += 1
-            final = self.output_root / f"{self.name}-{suffix}"
-        self.path.rename(final)
-        self.path = final
-        return final
+        """Give the folder its final name, after flushing its files to disk; never onto an existing run.
+
+        The rename itself is the only step: it either happens (the run is finished) or raises, leaving the
+        folder as it was, so no failure in between can remove a finished run.
+        """
+        sync_tree(self.path)
+        for number in range(1, 10_000):
+            final = self.output_root / (self.name if number == 1 else f"{self.name}-{number}")
+            if final.exists():
+                continue
+            try:
+                os.rename(self.path, final)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):  # appeared meanwhile
+                    continue
+                raise KitError(f"could not rename {self.path} to {final.name} ({error.strerror})") from None
+            sync_directory(self.output_root)
+            self.path, self.finished = final, True
+            return final
+        raise KitError(f"{self.output_root}: no free name for the finished run {self.name}")
+
+    def keep_unfinished(self, reason: str) -> Path:
+        """Mark the folder as not finished (UNFINISHED.txt, `<name>-unfinished`) instead of removing it.
+
+        Used when the adapter is trained but something failed afterwards. The marker is best effort (the disk
+        may be full); the name alone keeps the newest-run lookup away from it. Returns where it now is.
+        """
+        with contextlib.suppress(OSError):
+            (self.path / UNFINISHED_FILE).write_text(
+                f"This run did not finish: {reason}\nThe adapter in this folder is the trained one; the files "
+                "a finished run has beside it may be missing. Nothing picks this folder as the newest run; "
+                "pass it with --adapter to use it.\n", encoding="utf-8")
+        for number in range(1, 10_000):
+            target = self.output_root / f"{self.name}{UNFINISHED_SUFFIX}{'' if number == 1 else f'-{number}'}"
+            if target.exists():
+                continue
+            try:
+                os.rename(self.path, target)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    continue
+                return self.path  # it stays under its hidden name, which nothing reads either
+            self.path = target
+            return target
+        return self.path
 
     def discard(self) -> None:
         """Remove the unfinished folder; a finished one (renamed by `finish`) is never removed."""
@@ -51,47 +115,187 @@ class RunFolder:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+def sync_tree(folder: Path) -> None:
+    """fsync every file in `folder` (and the folder), so that a rename after it never points at lost data."""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                descriptor = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+    sync_directory(folder)
+
+
+def sync_directory(folder: Path) -> None:
+    """fsync a directory, so that the names in it (a rename, a new file) survive a power cut. Best effort."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
 def write_json(path: Path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def is_unfinished(path: Path) -> bool:
+    return bool(UNFINISHED_NAME.search(path.name)) or (path / UNFINISHED_FILE).exists()
+
+
+def run_order_key(path: Path) -> tuple:
+    """Sort key of run folders, oldest first: the start time in the name, then the same-second number.
+
+    Not the modification time: evaluating an old run writes into its folder, which must not make it the newest.
+    Folders without a date-time name come first (oldest), ordered by name.
+    """
+    name = path.name[len(INCOMPLETE_PREFIX):] if path.name.startswith(INCOMPLETE_PREFIX) else path.name
+    match = RUN_NAME.match(name)
+    if not match:
+        return ("", 0, name)
+    return (match["stamp"], int(match["number"] or 1), name)
+
+
 def finished_runs(output_root: str | Path) -> list[Path]:
+    """Finished run folders (adapter saved, not marked unfinished) under `output_root`, oldest first."""
     root = Path(output_root)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / ADAPTER_FILE).is_file()]
-    return sorted(runs, key=lambda p: (p.stat().st_mtime, p.name))
+    runs = [p for p in root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / ADAPTER_FILE).is_file() and not is_unfinished(p)]
+    return sorted(runs, key=run_order_key)
 
 
 def resolve_adapter(adapter: str | None, output_root: str | Path) -> Path:
-    """The adapter folder given, or the newest finished run; a clear error when there is none."""
+    """The adapter folder given, or the newest finished run; a clear error when there is none or it is broken."""
     if adapter:
         path = Path(adapter)
         if not (path / ADAPTER_FILE).is_file():
             raise KitError(f"no adapter at {path} (missing {ADAPTER_FILE}); train one with: python src/v1_000_lora_finetune.py")
+        check_adapter_folder(path)
         return path
     runs = finished_runs(output_root)
     if not runs:
         raise KitError(f"no finished run under {output_root}; train one with: python src/v1_000_lora_finetune.py "
                        "(or pass --adapter PATH, or --no_adapter for the base model alone)")
+    check_adapter_folder(runs[-1])
     return runs[-1]
 
 
+def read_adapter_config(adapter_dir: str | Path) -> dict:
+    """adapter_config.json as a dict, or a one-line KitError naming the file (and line) when it is malformed."""
+    from .data import read_text_file
+
+    path = Path(adapter_dir) / ADAPTER_FILE
+    try:
+        config = json.loads(read_text_file(path))
+    except json.JSONDecodeError as error:
+        raise KitError(f"{path}:{error.lineno}: malformed JSON: {error.msg} (column {error.colno})") from None
+    if not isinstance(config, dict):
+        raise KitError(f"{path}: expected a JSON object (peft's adapter settings), found {type(config).__name__}")
+    return config
+
+
+def check_adapter_folder(adapter_dir: str | Path) -> None:
+    """A folder peft can load: a readable adapter_config.json and its weights file."""
+    adapter_dir = Path(adapter_dir)
+    read_adapter_config(adapter_dir)
+    if not any((adapter_dir / name).is_file() for name in ADAPTER_WEIGHTS_FILES):
+        raise KitError(f"{adapter_dir}: adapter_config.json but no adapter weights ({' or '.join(ADAPTER_WEIGHTS_FILES)}); "
+                       "is it a finished run folder?")
+
+
 def adapter_base_model(adapter_dir: str | Path | None) -> str:
-    """The base model an adapter was trained on (peft records it in adapter_config.json), else the default model."""
+    """The base model an adapter was trained on (peft records it in adapter_config.json), else the default model.
+
+    What the file says is only a name to look up, never a place to write: a Hub id stays a Hub id, the name of
+    a packaged model (`gemma-3-270m`, or a path ending in tmp_docker/models/<it>) is that model's folder in this
+    checkout, and anything else must be a model that exists here (a relative path is taken from the repository
+    root, as the kit records it). Otherwise a one-line KitError says to pass --model.
+    """
     from . import DEFAULT_MODEL_DIR
+    from .base_model import is_hub_id, packaged_model_dir
 
     if adapter_dir is None:
         return str(DEFAULT_MODEL_DIR)
-    recorded = json.loads((Path(adapter_dir) / ADAPTER_FILE).read_text()).get("base_model_name_or_path")
-    return recorded or str(DEFAULT_MODEL_DIR)
+    recorded = read_adapter_config(adapter_dir).get("base_model_name_or_path")
+    if not recorded:
+        return str(DEFAULT_MODEL_DIR)
+    where = Path(adapter_dir) / ADAPTER_FILE
+    if not isinstance(recorded, str):
+        raise KitError(f"{where}: 'base_model_name_or_path' is {recorded!r}, expected text; pass --model")
+    packaged = packaged_model_dir(recorded)
+    if packaged is not None:
+        return str(packaged)
+    local = local_path(recorded)
+    if local.exists():
+        return str(local)
+    if is_hub_id(recorded):
+        return recorded
+    raise KitError(f"{where} names the base model '{recorded}', which is neither here nor a Hugging Face Hub id; "
+                   "pass --model with the base model directory")
+
+
+def local_path(text: str | Path) -> Path:
+    """A path as the kit records it: '~' is the home folder; a relative path that is not found from the current
+    folder but is from the repository root is taken from there (run configs name tmp_docker/..., src/output/...)."""
+    from . import REPO_ROOT
+
+    path = Path(text).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    in_repository = REPO_ROOT / path
+    return in_repository if in_repository.exists() else path
+
+
+def portable_path(path: str | Path, absolute: bool = False) -> str:
+    """How a path is recorded in run artifacts: relative to the repository when inside it, `~/...` when under the
+    home folder, else as given; `absolute=True` (the user's choice) records the full path."""
+    from . import REPO_ROOT
+
+    text = str(path)
+    if not text:
+        return text
+    resolved = Path(text).expanduser()
+    if not resolved.is_absolute():
+        return text
+    resolved = Path(os.path.abspath(resolved))
+    if absolute:
+        return str(resolved)
+    for root, shown in ((Path(REPO_ROOT).resolve(), None), (Path.home().resolve(), "~")):
+        try:
+            relative = resolved.relative_to(root)
+        except ValueError:
+            try:
+                relative = resolved.resolve().relative_to(root)
+            except (ValueError, OSError):
+                continue
+        return relative.as_posix() if shown is None else f"~/{relative.as_posix()}"
+    return text
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    """Write through a temporary file of its own and rename, so a reader never sees half a file.
+
+    The temporary name is unique (two writers of the same file never share it), the data is on disk (fsync)
+    before the rename, and a failed write leaves the old file as it was and no temporary file behind.
+    """
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    sync_directory(path.parent)
 
 
 def update_json(path: Path, key: str, value) -> None:
@@ -99,3 +303,41 @@ def update_json(path: Path, key: str, value) -> None:
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data[key] = value
     write_json(path, data)
+
+
+def check_output_root(path: str | Path, option: str = "--output_dir") -> Path:
+    """The folder that receives run folders, created when missing and checked writable, before anything is
+    loaded; a file, a folder without write permission or a read-only file system is a one-line KitError."""
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise KitError(f"{option} {root}: is a file, not a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise KitError(f"{option} {root}: cannot create it, a part of the path is a file") from None
+    except OSError as error:
+        raise KitError(f"{option} {root}: cannot create it ({error.strerror})") from None
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise KitError(f"{option} {root}: cannot write there ({error.strerror})") from None
+    return root
+
+
+@contextlib.contextmanager
+def disk_errors_named(folder: Path, what: str = "the run folder"):
+    """A full disk, a quota, a read-only file system or a missing permission while writing becomes one KitError
+    line naming the folder; other errors pass unchanged."""
+    try:
+        yield
+    except KitError:
+        raise
+    except Exception as error:
+        reason = disk_error_reason(error)
+        if reason is None:
+            raise
+        name = getattr(error, "filename", None)
+        shown = f" ({Path(name).name})" if name else ""
+        raise KitError(f"could not write {what} {folder}{shown}: {reason}") from None

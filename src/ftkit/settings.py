@@ -10,7 +10,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from .data import read_text_file
 from .errors import KitError
+from .runs import local_path
 
 
 def parse_settings(settings_class, args=None, positional: str | None = None):
@@ -65,7 +67,7 @@ def read_config(path: str | Path, settings_class) -> dict:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path)  # UTF-8, a byte-order mark accepted; another encoding is one line naming the line
     try:
         document = yaml.compose(text)  # the nodes carry line numbers for the messages below
         values = yaml.safe_load(text)
@@ -87,7 +89,35 @@ def read_config(path: str | Path, settings_class) -> dict:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise KitError(f"{where}: unknown setting '{key}'{hint}; see --help for the settings")
         checked[key] = check_type(value, fields[key], where)
+        if is_path_setting(key) and isinstance(checked[key], str) and checked[key]:
+            checked[key] = str(local_path(checked[key]))  # run configs record paths from the repository root
     return checked
+
+
+# Settings holding a file or folder: recorded relative to the repository in run artifacts (see recorded_settings).
+PATH_SETTINGS = ("model", "output_dir", "resume", "adapter", "output", "base_config", "script")
+
+
+def is_path_setting(name: str) -> bool:
+    return name in PATH_SETTINGS or name.endswith(("_file", "_dir"))
+
+
+def recorded_settings(settings) -> dict:
+    """The settings as run artifacts record them (config.yml, run.json, tracking parameters): paths relative to
+    the repository (or `~/...`; a Hub id stays as it is) unless `record_absolute_paths` is set, and secrets
+    (a password in a URL, a token) masked."""
+    from .redaction import redact
+    from .runs import portable_path
+
+    absolute = bool(getattr(settings, "record_absolute_paths", False))
+    values = {}
+    for key, value in asdict(settings).items():
+        if isinstance(value, Path):
+            value = str(value)
+        if is_path_setting(key) and isinstance(value, str):
+            value = portable_path(value, absolute=absolute)
+        values[key] = redact(value)
+    return values
 
 
 def check_type(value, field, where: str):
@@ -120,7 +150,7 @@ def save_config(settings, path: Path) -> None:
 
     from .runs import write_text_atomic
 
-    values = {key: str(value) if isinstance(value, Path) else value for key, value in asdict(settings).items()}
+    values = recorded_settings(settings)
     header = "# resolved settings of this run; repeat it with: --config <this file>\n"
     write_text_atomic(path, header + yaml.safe_dump(values, sort_keys=False, allow_unicode=True))
 
@@ -132,6 +162,34 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 def check_choice(value, choices, name: str):
     if value not in choices:
         raise KitError(f"--{name} is '{value}', expected one of: {', '.join(map(str, choices))}")
+
+
+def check_number(value, name: str, *, minimum=None, maximum=None, above=None, below=None, whole: bool = False,
+                 meaning: str = ""):
+    """A setting's number within its range, or a one-line KitError such as
+    `--lora_r is 0, expected a whole number of at least 1 (LoRA rank)`. NaN and infinities are refused."""
+    import math
+
+    parts = []
+    if minimum is not None:
+        parts.append(f"at least {minimum}")
+    if above is not None:
+        parts.append(f"above {above}")
+    if below is not None:
+        parts.append(f"below {below}")
+    if maximum is not None:
+        parts.append(f"at most {maximum}")
+    bounds = " and ".join(parts)
+    if bounds.startswith("at "):
+        bounds = f"of {bounds}"
+    expected = f"{'a whole number' if whole else 'a number'}{' ' + bounds if bounds else ''}"
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+          and (not whole or float(value).is_integer())
+          and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+          and (above is None or value > above) and (below is None or value < below))
+    if not ok:
+        raise KitError(f"--{name} is {value!r}, expected {expected}{f' ({meaning})' if meaning else ''}")
+    return value
 
 
 def file_sha256(path: str | Path) -> str:
@@ -160,10 +218,14 @@ def run_metadata(settings, data_files: list) -> dict:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             pass
+    from .runs import portable_path
+
+    absolute = bool(getattr(settings, "record_absolute_paths", False))
     return {
-        "settings": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(settings).items()},
+        "settings": recorded_settings(settings),
         "python": platform.python_version(),
         "libraries": versions,
         "git_commit": git_commit(),
-        "data_sha256": {str(path): file_sha256(path) for path in data_files if path and Path(path).is_file()},
+        "data_sha256": {portable_path(path, absolute=absolute): file_sha256(path)
+                        for path in data_files if path and Path(path).is_file()},
     }
