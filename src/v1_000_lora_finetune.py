@@ -15,6 +15,7 @@ commit, data checksums), train_metrics.json and loss_curve.png. No intermediate 
 once everything is saved. The base model directory is built from the packaged GGUF on first use when missing.
 """
 
+import contextlib
 import importlib.util
 import sys
 import time
@@ -26,19 +27,20 @@ from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import base_model_reference, ensure_base_model
 from ftkit.data import load_samples
 from ftkit.distributed import launched_processes
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError, disk_error_reason, exit_on_user_error, first_line, one_line, stop_signals_deferred
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.formatting import encode_all, ensure_chat_template, make_token_micro_batches
+from ftkit.formatting import encode_all, encode_all_counted, ensure_chat_template, make_token_micro_batches
 from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import (attach_lora, count_parameters, load_base_model, load_tokenizer, needs_gradient_checkpointing,
                             pick_device, pick_dtype)
 from ftkit.reporting import save_loss_curve
-from ftkit.checkpoint import RollingCheckpoint
+from ftkit.checkpoint import CHECKPOINT_FILE, RollingCheckpoint, read_checkpoint
 from ftkit.loss import label_token_loss_sum
-from ftkit.runs import RunFolder, write_json
-from ftkit.settings import check_choice, parse_settings, read_config, run_metadata, save_config
+from ftkit.runs import ADAPTER_WEIGHTS_FILES, UNFINISHED_FILE, RunFolder, check_output_root, write_json
+from ftkit.settings import (check_choice, check_number, parse_settings, read_config, recorded_settings, run_metadata,
+                            save_config)
 from ftkit.tracking import REPORT_TO_CHOICES, Tracker, open_tracker
-from ftkit.trainer import evaluate_loss, train
+from ftkit.trainer import evaluate_loss, plan_steps, train
 from ftkit.validation import PeriodicValidation
 
 
@@ -50,6 +52,7 @@ class Settings:
     validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "validation data for the final validation loss; '' to skip"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "folder that receives one new run folder per run"})
     run_name: str = field(default="lora", metadata={"help": "suffix of the run folder name"})
+    record_absolute_paths: bool = field(default=False, metadata={"help": "record absolute paths in the run's files (config.yml, run.json, adapter_config.json, tracking); default: relative to the repository, ~/... under the home folder, so no private path travels with an adapter"})
     # schedule
     epochs: float = field(default=1.0, metadata={"help": "passes over the training data"})
     max_steps: int = field(default=-1, metadata={"help": "number of optimizer steps, overriding --epochs when above 0"})
@@ -100,6 +103,9 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     started = time.time()
     settings = settings_of_resumed_run(settings) if settings.resume else settings
     check_settings(settings)
+    check_output_root(settings.output_dir)  # a file, no permission, a read-only disk: said before anything loads
+    if settings.resume and (Path(settings.resume) / CHECKPOINT_FILE).is_file():
+        read_checkpoint(Path(settings.resume) / CHECKPOINT_FILE)  # a crafted or truncated one stops here, in one line
     processes = launched_processes(settings.device)  # one, or one per GPU under `accelerate launch` (ftkit/distributed.py)
     device = processes.device or pick_device(settings.device)
     dtype = pick_dtype(device, settings.precision)
@@ -120,14 +126,21 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     run = processes.run_folder(lambda: RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name))
     checkpoint = RollingCheckpoint(run.path, settings.save_every) if settings.save_every else None
     tracker = Tracker()  # records nothing until rank 0 opens the one --report_to names
+    # From the last optimizer step on, the trained adapter is never thrown away: whatever fails afterwards (the
+    # final validation, saving, a signal, a full disk), it is saved in a folder marked unfinished.
+    planned_steps = plan_steps(len(data.train_batches), settings.gradient_accumulation * processes.world_size,
+                               settings.epochs, settings.max_steps)
+    state = {"trained": False, "adapter_saved": False, "best_step": None}
+    validation = None
     try:
         if processes.is_main:  # under `accelerate launch` rank 0 alone writes and tracks
             save_config(replace(settings, resume=""), run.path / "config.yml")  # first: --resume reads it
             tracker = open_tracker(settings.report_to, settings.output_dir,
                                    experiment=settings.tracking_experiment or settings.run_name, run_name=run.name)
-            tracker.log_params(vars(settings))
+            tracker.log_params(recorded_settings(settings))
 
         def log_step(record):
+            state["trained"] = state["trained"] or record["step"] >= planned_steps
             tracker.log_step(record)
             if on_step:
                 on_step(record)
@@ -142,17 +155,19 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
                        weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
                        seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
                        loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step, processes=processes)
+        state["trained"] = True  # early stopping ends before the planned steps
         if not processes.is_main:
             # The other processes trained alongside; rank 0 alone evaluates and saves. They wait here for its
             # finished run folder, which it shares as the last line of step 5.
             return processes.share(None)
-        best_step = validation.restore_best() if settings.keep == "best" else None
+        best_step = state["best_step"] = validation.restore_best() if settings.keep == "best" else None
         final = final_evaluation(model, tokenizer, data, device, validation, best_step or result.steps)
 
         # 5. Save: adapter, tokenizer (with chat template), settings, metrics, loss curve; then reveal the folder.
         # The vocabulary is never resized, so the (frozen) embeddings and head need not be saved, even when
         # LoRA targets them; peft's default would copy the 262k x 640 matrix into the adapter.
         model.save_pretrained(run.path, save_embedding_layers=False)
+        state["adapter_saved"] = True
         tokenizer.save_pretrained(run.path)
         metrics = run_metrics(settings, data, result, final, validation, best_step)
         write_json(run.path / "train_metrics.json", metrics)
@@ -167,29 +182,96 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
             tracker.log_artifact(run.path / name)
         if checkpoint:
             checkpoint.delete()  # finished: only the final adapter remains
+        run_dir = processes.share(run.finish())  # once renamed, the run is complete whatever happens next
         tracker.close("FINISHED")
-        run_dir = processes.share(run.finish())  # last: once renamed, the run is complete whatever happens next
     except BaseException as error:
-        tracker.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-        if checkpoint and checkpoint.exists():
-            script = sys.argv[0] if sys.argv[0].endswith(".py") else __file__  # not the notebook kernel's launcher
-            print(f"[stopped] run kept for resuming: python {script} --resume {run.path}")
-        else:
-            run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
-            print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
-        raise
+        raise stopped_run(error, settings, run, checkpoint, tracker, state, model, tokenizer, validation) from None
 
     # 6. Report.
     report(settings, data, result, metrics, started, run_dir)
     return run_dir
 
 
+def stopped_run(error: BaseException, settings: Settings, run, checkpoint, tracker, state: dict, model, tokenizer,
+                validation) -> BaseException:
+    """What is left of a run that stopped with `error`, and the error to stop the script with.
+
+    - finished (renamed) already: nothing is touched;
+    - stopped after the last optimizer step: the trained adapter is saved (if it was not yet) and the folder
+      becomes `<name>-unfinished` with UNFINISHED.txt, which no newest-run lookup picks; the message names it;
+    - stopped earlier with a rolling checkpoint: the folder is kept for --resume, and the command is printed
+      (not when the checkpoint itself could not be read: then the folder is left as it is);
+    - otherwise the unfinished folder is removed, so nothing that looks like a result is left.
+    A full disk, a quota or a read-only file system anywhere in the run is one KitError line (exit status 2).
+    """
+    reason = disk_error_reason(error) if not isinstance(error, KitError) else None
+    if reason:
+        name = getattr(error, "filename", None)
+        error = KitError(f"could not write into the run folder {run.name}{f' ({Path(name).name})' if name else ''}: {reason}")
+    if getattr(run, "finished", False):
+        tracker.close("FINISHED")
+        return error
+    tracker.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+    if state["trained"] and isinstance(run, RunFolder):
+        kept = keep_trained_adapter(error, settings, run, checkpoint, state, model, tokenizer, validation)
+        if kept is not None:
+            note = f"the trained adapter is kept in {kept} (marked unfinished: {UNFINISHED_FILE})"
+            if isinstance(error, KitError):  # the one line on stderr names it
+                return KitError(f"{error}; {note}")
+            if isinstance(error, KeyboardInterrupt):
+                return KeyboardInterrupt(f"{error or 'Ctrl-C'}; {note}")
+            print(f"[stopped] {note}", file=sys.stderr)  # a bug: its traceback follows
+            return error
+    if checkpoint and checkpoint.unreadable:
+        print(f"[stopped] {run.path} is left as it is; its checkpoint cannot be resumed")
+    elif checkpoint and checkpoint.exists():
+        script = sys.argv[0] if sys.argv[0].endswith(".py") else __file__  # not the notebook kernel's launcher
+        print(f"[stopped] run kept for resuming: python {script} --resume {run.path}")
+    else:
+        run.discard()  # a failed or interrupted run leaves nothing that could be mistaken for a result
+        print(f"[stopped] run not saved; earlier runs in {settings.output_dir} are untouched")
+    return error
+
+
+def keep_trained_adapter(error, settings: Settings, run, checkpoint, state: dict, model, tokenizer, validation):
+    """Save the trained adapter into the run folder (when it is not there yet) and mark the folder unfinished;
+    returns where it is, or None when even the adapter could not be written (a full disk, say).
+
+    A second Ctrl-C / SIGTERM / SIGHUP waits until this is done, so the rescue is not cut in half.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        why = f"interrupted ({error or 'Ctrl-C'}) after training"
+    else:
+        why = f"{type(error).__name__ if not isinstance(error, KitError) else 'error'} after training: {one_line(first_line(error))}"
+    with stop_signals_deferred():
+        if not state["adapter_saved"]:
+            if settings.keep == "best" and state["best_step"] is None and validation is not None:
+                validation.restore_best()  # the adapter this run would have saved
+            try:
+                model.save_pretrained(run.path, save_embedding_layers=False)
+            except Exception:
+                for name in ADAPTER_WEIGHTS_FILES:
+                    (run.path / name).unlink(missing_ok=True)  # half a file is no adapter
+                return None
+        if not (run.path / "tokenizer_config.json").is_file():
+            with contextlib.suppress(Exception):
+                tokenizer.save_pretrained(run.path)  # inference formats prompts with its chat template
+        if checkpoint:
+            checkpoint.delete()  # training is over: the adapter is what remains
+        return run.keep_unfinished(why)
+
+
 def settings_of_resumed_run(settings: Settings) -> Settings:
-    """The settings saved in the unfinished run folder given to --resume (other flags are ignored)."""
+    """The settings saved in the unfinished run folder given to --resume (other flags are ignored).
+
+    The run stays where its folder is: the output folder is the folder's parent, whatever config.yml says, so
+    a file inside the folder never chooses where the kit writes.
+    """
     config = Path(settings.resume) / "config.yml"
     if not config.is_file():
         raise KitError(f"--resume {settings.resume}: no config.yml there; is it a run started with --save_every?")
-    return replace(type(settings)(**read_config(config, type(settings))), resume=settings.resume)
+    return replace(type(settings)(**read_config(config, type(settings))), resume=settings.resume,
+                   output_dir=str(Path(settings.resume).parent))
 
 
 def check_settings(settings: Settings) -> None:
@@ -204,6 +286,30 @@ def check_settings(settings: Settings) -> None:
         raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
     if settings.early_stopping_patience and settings.eval_every <= 0:
         raise KitError("--early_stopping_patience needs --eval_every N")
+    check_numbers(settings)
+
+
+def check_numbers(settings: Settings) -> None:
+    """Every number in its range, as one line naming the setting, before anything loads."""
+    check_number(settings.lora_r, "lora_r", minimum=1, whole=True, meaning="LoRA rank")
+    check_number(settings.lora_alpha, "lora_alpha", above=0, meaning="LoRA scale = alpha / r")
+    check_number(settings.lora_dropout, "lora_dropout", minimum=0, below=1, meaning="a probability")
+    check_number(settings.learning_rate, "learning_rate", above=0)
+    check_number(settings.min_learning_rate, "min_learning_rate", minimum=0, maximum=settings.learning_rate,
+                 meaning="where the decay from --learning_rate ends")
+    check_number(settings.warmup_ratio, "warmup_ratio", minimum=0, maximum=1, meaning="a share of the steps")
+    check_number(settings.max_steps, "max_steps", whole=True, meaning="above 0, or -1 to train --epochs")
+    if settings.max_steps <= 0:
+        check_number(settings.epochs, "epochs", above=0, meaning="passes over the training data, when --max_steps is not set")
+    check_number(settings.gradient_accumulation, "gradient_accumulation", minimum=1, whole=True,
+                 meaning="micro-batches per optimizer step")
+    check_number(settings.max_seq_len, "max_seq_len", minimum=2, whole=True, meaning="tokens per row")
+    check_number(settings.micro_batch_tokens, "micro_batch_tokens", minimum=0, whole=True,
+                 meaning="tokens per forward pass; 0 for --max_seq_len")
+    check_number(settings.weight_decay, "weight_decay", minimum=0)
+    check_number(settings.max_grad_norm, "max_grad_norm", above=0, meaning="gradient clipping norm")
+    for name in ("eval_every", "eval_generate", "early_stopping_patience", "save_every"):
+        check_number(getattr(settings, name), name, minimum=0, whole=True, meaning="0 for off")
 
 
 @dataclass
@@ -212,7 +318,8 @@ class PreparedData:
     validation_batches: list
     validation_samples: list
     train_samples: int
-    too_long: dict
+    too_long: dict  # {"train": n, "validation": n} samples over --max_seq_len
+    too_long_outcomes: dict = field(default_factory=dict)  # per split: over_max_seq_len, skipped, truncated, dropped
 
 
 def prepare_data(settings: Settings, tokenizer, mix_training_samples=None) -> PreparedData:
@@ -220,18 +327,37 @@ def prepare_data(settings: Settings, tokenizer, mix_training_samples=None) -> Pr
     if mix_training_samples:
         train_samples = mix_training_samples(train_samples)
     validation_samples = load_samples(settings.validation_file) if settings.validation_file else []
-    encode = lambda samples: encode_all(samples, tokenizer, settings.max_seq_len, settings.train_on_all_tokens, settings.too_long)
-    train_encoded, train_too_long = encode(train_samples)
-    validation_encoded, validation_too_long = encode(validation_samples)
+    encode = lambda samples: encode_all_counted(samples, tokenizer, settings.max_seq_len, settings.train_on_all_tokens, settings.too_long)
+    train_encoded, train_counts = encode(train_samples)
+    validation_encoded, validation_counts = encode(validation_samples)
+    too_long = {"train": train_counts, "validation": validation_counts}
+    for line in too_long_lines(settings, too_long):  # before training, so that a person can stop and fix it
+        print(line)
     if not train_encoded:
         raise KitError(f"{settings.train_file}: no sample left to train on (all over --max_seq_len {settings.max_seq_len}?)")
     micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
     micro_batches = lambda encoded: make_token_micro_batches(encoded, micro_batch_tokens, settings.packing, settings.max_seq_len, settings.seed)
     data = PreparedData(micro_batches(train_encoded), micro_batches(validation_encoded), validation_samples,
-                        len(train_encoded), {"train": train_too_long, "validation": validation_too_long})
+                        len(train_encoded), {"train": train_counts["over_max_seq_len"],
+                                             "validation": validation_counts["over_max_seq_len"]}, too_long)
     print(f"[data] {len(train_encoded)} training samples in {len(data.train_batches)} micro-batches, "
           f"{len(validation_encoded)} validation samples")
     return data
+
+
+def too_long_lines(settings: Settings, counts: dict) -> list[str]:
+    """One line per data split with samples over --max_seq_len: how many, and what became of them."""
+    lines = []
+    for split, count in counts.items():
+        if not count["over_max_seq_len"]:
+            continue
+        head = f"[data] {split}: {count['over_max_seq_len']} samples were longer than --max_seq_len {settings.max_seq_len}"
+        if settings.too_long == "skip":
+            lines.append(f"{head} and were skipped")
+        else:
+            lines.append(f"{head}: {count['truncated']} truncated (part of the answer kept), {count['dropped']} "
+                         "dropped (the answer was cut off entirely)")
+    return lines
 
 
 def prepare_model(settings: Settings, model_dir, device, dtype):
@@ -239,7 +365,10 @@ def prepare_model(settings: Settings, model_dir, device, dtype):
 
     torch.manual_seed(settings.seed)
     model = load_base_model(model_dir, device, dtype, settings.qlora)
-    model.name_or_path = base_model_reference(settings.model, model_dir)  # what the adapter records as its base
+    # What the adapter records as its base (adapter_config.json and peft's README.md): a Hub id or a path
+    # relative to the repository, never a private absolute path unless --record_absolute_paths.
+    model.name_or_path = base_model_reference(settings.model, model_dir, absolute=settings.record_absolute_paths)
+    model.config._name_or_path = model.name_or_path
     checkpointing = settings.gradient_checkpointing
     if checkpointing is None:
         micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
@@ -298,7 +427,7 @@ def run_metrics(settings: Settings, data: PreparedData, result, final: dict, val
         "generation_metrics": final["generation_metrics"],
         "validation_during_training": validation.points,
         "kept": {"which": settings.keep, "step": best_step if best_step is not None else result.steps},
-        "samples_over_max_seq_len": {**data.too_long, "action": settings.too_long},
+        "samples_over_max_seq_len": {**data.too_long, "action": settings.too_long, "outcomes": data.too_long_outcomes},
         "history": result.history,
     }
 
@@ -309,10 +438,8 @@ def effective_batch_tokens(settings: Settings, processes: int) -> int:
 
 
 def report(settings: Settings, data: PreparedData, result, metrics: dict, started: float, run_dir) -> None:
-    too_long = data.too_long["train"] + data.too_long["validation"]
-    if too_long:
-        print(f"[data] {too_long} samples were longer than --max_seq_len {settings.max_seq_len} and were "
-              f"{'skipped' if settings.too_long == 'skip' else 'truncated'}")
+    for line in too_long_lines(settings, data.too_long_outcomes):  # said before training too
+        print(line)
     validation_loss = metrics["validation_loss"]
     shown_validation = f"{validation_loss:.4f}" if validation_loss is not None else "n/a"
     kept = metrics["kept"]

@@ -23,7 +23,7 @@ from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_samples, mix_in
 from ftkit.distill import lwf_loss_sum
 from ftkit.errors import KitError, exit_on_user_error
-from ftkit.settings import parse_settings
+from ftkit.settings import check_number, parse_settings
 
 
 @dataclass
@@ -39,6 +39,9 @@ class Settings(lora_recipe.Settings):
 def main(settings: Settings):
     if settings.distill_lambda < 0 or settings.distill_temperature <= 0:
         raise KitError("--distill_lambda must be >= 0 and --distill_temperature > 0")
+    check_number(settings.distill_lambda, "distill_lambda", minimum=0, meaning="weight of the KL term")
+    check_number(settings.distill_temperature, "distill_temperature", above=0)
+    check_number(settings.rehearsal_ratio, "rehearsal_ratio", minimum=0, below=1, meaning="a share of the training mix")
     rehearsal = load_samples(settings.rehearsal_file) if settings.rehearsal_file and settings.rehearsal_ratio > 0 else []
 
     def add_rehearsal(task_samples):
