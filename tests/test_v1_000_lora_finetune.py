@@ -195,10 +195,13 @@ def test_out_of_memory_halves_the_micro_batch_and_gives_the_same_result(tiny_mod
 
     assert "[memory] out of memory at step 1: micro-batches halved" in capsys.readouterr().out
     assert recovered.micro_batch_split == 2 and reference.micro_batch_split == 1
-    # Same effective batch, so the same gradients and the same trained adapter.
-    assert [h["loss"] for h in recovered.history] == pytest.approx([h["loss"] for h in reference.history], abs=1e-6)
+    # Same effective batch, so the same gradients and the same trained adapter, up to rounding: halving the
+    # micro-batch sums the same terms in another order, and other CPUs' kernels (AMX on Intel Xeon, say) round
+    # differently, so float32 results agree to about 1e-7 relative, not bit for bit. A relative tolerance of 1e-5
+    # holds on every machine and still catches a wrong gradient (a changed batch moves the loss by percents).
+    assert [h["loss"] for h in recovered.history] == pytest.approx([h["loss"] for h in reference.history], rel=1e-5)
     for name, weight in lora_weights(reference_model).items():
-        assert torch.allclose(lora_weights(model)[name], weight, atol=1e-6), name
+        assert torch.allclose(lora_weights(model)[name], weight, rtol=1e-5, atol=1e-6), name
 
 
 def test_out_of_memory_on_a_single_row_is_a_clear_error(tiny_model_dirs):

@@ -93,6 +93,7 @@ def test_base_model_comes_from_the_adapter_and_a_missing_one_is_named(tiny_adapt
     orphan = tmp_path / "orphan"
     orphan.mkdir()
     (orphan / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "someone/not-here"}))
+    (orphan / "adapter_model.safetensors").write_bytes(b"")  # a folder without weights is refused before the base is looked up
     with pytest.raises(SystemExit):
         merge.main(merge.Settings(adapter=str(orphan)))
     assert "someone/not-here" in capsys.readouterr().err
