@@ -211,17 +211,18 @@ def stopped_run(error: BaseException, settings: Settings, run, checkpoint, track
     if getattr(run, "finished", False):
         tracker.close("FINISHED")
         return error
-    tracker.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-    if state["trained"] and isinstance(run, RunFolder):
+    kept = None
+    if state["trained"] and isinstance(run, RunFolder):  # first: a tracker that hangs must not cost the adapter
         kept = keep_trained_adapter(error, settings, run, checkpoint, state, model, tokenizer, validation)
-        if kept is not None:
-            note = f"the trained adapter is kept in {kept} (marked unfinished: {UNFINISHED_FILE})"
-            if isinstance(error, KitError):  # the one line on stderr names it
-                return KitError(f"{error}; {note}")
-            if isinstance(error, KeyboardInterrupt):
-                return KeyboardInterrupt(f"{error or 'Ctrl-C'}; {note}")
-            print(f"[stopped] {note}", file=sys.stderr)  # a bug: its traceback follows
-            return error
+    tracker.close("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+    if kept is not None:
+        note = f"the trained adapter is kept in {kept} (marked unfinished: {UNFINISHED_FILE})"
+        if isinstance(error, KitError):  # the one line on stderr names it
+            return KitError(f"{error}; {note}")
+        if isinstance(error, KeyboardInterrupt):
+            return KeyboardInterrupt(f"{error or 'Ctrl-C'}; {note}")
+        print(f"[stopped] {note}", file=sys.stderr)  # a bug: its traceback follows
+        return error
     if checkpoint and checkpoint.unreadable:
         print(f"[stopped] {run.path} is left as it is; its checkpoint cannot be resumed")
     elif checkpoint and checkpoint.exists():
