@@ -29,10 +29,12 @@ from ftkit.data import load_samples
 from ftkit.distributed import launched_processes
 from ftkit.errors import KitError, disk_error_reason, exit_on_user_error, first_line, one_line, stop_signals_deferred
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.formatting import encode_all, encode_all_counted, ensure_chat_template, make_token_micro_batches
+from ftkit.compiling import compile_with_fallback, should_compile
+from ftkit.formatting import (collate, encode_all, encode_all_counted, ensure_chat_template, make_token_micro_batches,
+                              row_length)
 from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import (attach_lora, count_parameters, load_base_model, load_tokenizer, needs_gradient_checkpointing,
-                            pick_device, pick_dtype)
+                            pick_device, pick_dtype, precision_name)
 from ftkit.reporting import save_loss_curve
 from ftkit.checkpoint import CHECKPOINT_FILE, RollingCheckpoint, read_checkpoint
 from ftkit.loss import label_token_loss_sum
@@ -40,7 +42,7 @@ from ftkit.runs import ADAPTER_WEIGHTS_FILES, UNFINISHED_FILE, RunFolder, check_
 from ftkit.settings import (check_choice, check_number, parse_settings, read_config, recorded_settings, run_metadata,
                             save_config)
 from ftkit.tracking import REPORT_TO_CHOICES, Tracker, open_tracker
-from ftkit.trainer import evaluate_loss, plan_steps, train
+from ftkit.trainer import WIDTH_MULTIPLE, evaluate_loss, move, plan_steps, train
 from ftkit.validation import PeriodicValidation
 
 
@@ -89,6 +91,7 @@ class Settings:
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
     device: str = field(default="auto", metadata={"help": "auto | cuda | cpu"})
+    compile: str = field(default="auto", metadata={"help": "auto | true | false: torch.compile the decoder layers (about a minute at the start, then about 1.35x the speed on a CPU; auto: runs of 60+ steps on a model of 50M+ parameters, one process, not QLoRA; falls back to eager when compiling fails)"})
     gradient_checkpointing: Optional[bool] = field(default=None, metadata={"help": "recompute activations in the backward pass to save memory (default: only when the estimated activations crowd the free memory)"})
 
 
@@ -109,6 +112,9 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     processes = launched_processes(settings.device)  # one, or one per GPU under `accelerate launch` (ftkit/distributed.py)
     device = processes.device or pick_device(settings.device)
     dtype = pick_dtype(device, settings.precision)
+    # Recorded as chosen (bf16 or fp32), so that config.yml repeats the run in the same dtype even where `auto`
+    # would choose otherwise.
+    settings = replace(settings, precision=precision_name(dtype))
 
     # 1. Base model and tokenizer (the tokenizer gets Gemma's turn template when it has no chat template).
     with processes.main_process_first():  # under `accelerate launch`, rank 0 builds a missing model directory
@@ -119,8 +125,9 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
     # 2. Data: read and check every record, format with the chat template, mask labels, pack.
     data = prepare_data(settings, tokenizer, mix_training_samples)
 
-    # 3. Model: base (plain or 4-bit) plus fresh LoRA adapters.
+    # 3. Model: base (plain or 4-bit) plus fresh LoRA adapters, compiled where it pays (compiled here, not in step 4).
     model = prepare_model(settings, model_dir, device, dtype)
+    compile_for_training(settings, model, data, device, tokenizer, loss_fn, processes)
 
     # 4. Train, validating as asked, inside a run folder that only becomes visible when complete.
     run = processes.run_folder(lambda: RunFolder.adopt(settings.resume) if settings.resume else RunFolder(settings.output_dir, settings.run_name))
@@ -278,6 +285,7 @@ def settings_of_resumed_run(settings: Settings) -> Settings:
 def check_settings(settings: Settings) -> None:
     check_choice(settings.too_long, ("skip", "truncate"), "too_long")
     check_choice(settings.precision, ("auto", "bf16", "fp32"), "precision")
+    check_choice(settings.compile, ("auto", "true", "false"), "compile")
     check_choice(settings.keep, ("last", "best"), "keep")
     check_choice(settings.report_to, REPORT_TO_CHOICES, "report_to")
     if settings.report_to in ("mlflow", "tensorboard") and not importlib.util.find_spec(settings.report_to):
@@ -380,6 +388,31 @@ def prepare_model(settings: Settings, model_dir, device, dtype):
     print(f"[model] {Path(model_dir).name} on {device}, {str(dtype).replace('torch.', '')}{', 4-bit NF4 base' if settings.qlora else ''}: "
           f"training {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%)")
     return model
+
+
+def compile_for_training(settings: Settings, model, data, device, tokenizer, loss_fn, processes) -> bool:
+    """torch.compile the decoder layers when --compile says so, warmed up on two training micro-batches of
+    different widths (so both of its compilations happen before the timed steps); eager when it fails."""
+    planned = plan_steps(len(data.train_batches), settings.gradient_accumulation * processes.world_size,
+                         settings.epochs, settings.max_steps)
+    if not should_compile(settings.compile, planned_steps=planned, parameters=count_parameters(model)[1],
+                          qlora=settings.qlora, processes=processes.world_size):
+        return False
+    started = time.time()
+    widths = {}
+    for rows in data.train_batches:  # the first micro-batches of two different padded widths
+        widths.setdefault(-(-max(row_length(row) for row in rows) // WIDTH_MULTIPLE), rows)
+        if len(widths) == 2:
+            break
+
+    def forward_backward(rows):
+        loss_sum, label_tokens, *_ = loss_fn(model, move(collate(rows, tokenizer.pad_token_id, WIDTH_MULTIPLE), device))
+        (loss_sum / max(label_tokens, 1)).backward()
+
+    compiled = compile_with_fallback(model, list(widths.values()), forward_backward)
+    if compiled:
+        print(f"[compile] done in {time.time() - started:.0f} s")
+    return compiled
 
 
 def generation_metrics_of(settings: Settings, model, tokenizer, validation_samples, device):

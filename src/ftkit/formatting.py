@@ -208,17 +208,19 @@ def row_length(row: list[Encoded]) -> int:
     return sum(len(item.input_ids) for item in row)
 
 
-def collate(rows: list[list[Encoded]], pad_token_id: int):
+def collate(rows: list[list[Encoded]], pad_token_id: int, pad_to_multiple_of: int = 1):
     """Tensors for one micro-batch.
 
     A row holding several samples gets position ids that restart at each sample and no attention mask:
     transformers then builds a block-diagonal causal mask from the position ids (its packed-sequence support),
-    so no token attends to another sample. Rows are right-padded to the longest row; padding positions carry
-    label -100 and, when there is more than one row, an attention mask of 0.
+    so no token attends to another sample. Rows are right-padded to the longest row (rounded up to a multiple
+    of `pad_to_multiple_of`); padding positions carry label -100 and, when no row is packed, an attention mask
+    of 0.
     """
     import torch
 
     width = max(sum(len(item.input_ids) for item in row) for row in rows)
+    width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
     input_ids, labels, position_ids, attention_mask = [], [], [], []
     for row in rows:
         ids = [token for item in row for token in item.input_ids]

@@ -30,34 +30,85 @@ def pick_dtype(device: str, precision: str = "auto", log=print):
         return torch.bfloat16
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if cpu_bf16_is_faster():
-        log("[device] this CPU runs bf16 matrix products faster than fp32: training in bf16")
+    fast, reason = cpu_bf16_is_fast()
+    if fast:
+        log(f"[device] this CPU has {reason}: training in bf16 (--precision fp32 forces fp32)")
         return torch.bfloat16
-    log("[device] this CPU has no fast bf16 matrix unit: training in fp32 (--precision bf16 forces bf16)")
+    log(f"[device] this CPU has {reason}: training in fp32 (--precision bf16 forces bf16)")
     return torch.float32
 
 
-def cpu_bf16_is_faster() -> bool:
-    """Time the matrix products of a training step in both precisions (about 0.1 s).
+def precision_name(dtype) -> str:
+    """'bf16' or 'fp32': what --precision takes, to record the precision a run actually used."""
+    import torch
 
-    Measured rather than read from CPU flags: without AVX512-BF16/AMX, PyTorch falls back to slow bf16
-    kernels, and the backward product through a transposed weight was seen 100x slower than fp32.
+    return "bf16" if dtype == torch.bfloat16 else "fp32"
+
+
+def cpu_bf16_capabilities() -> dict:
+    """What torch reports about this CPU's bf16 matrix units: {'amx': bool, 'avx512_bf16': bool}, or {} when unknown.
+
+    These are the instructions oneDNN uses for bf16 matrix products on x86 (AMX tiles on Xeon Sapphire Rapids and
+    later, AVX512-BF16 on Cooper Lake and AMD Zen 4 and later). torch exposes them as private helpers; where they
+    are missing (another architecture, another torch) the answer is unknown and the timing decides.
     """
     import torch
 
-    def seconds(dtype) -> float:
-        weight = torch.randn(1024, 512, dtype=dtype)
-        inputs = torch.randn(128, 512, dtype=dtype)
-        grads = torch.randn(128, 1024, dtype=dtype)
-        inputs @ weight.t()  # warm-up
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    if amx is None or avx512_bf16 is None:
+        return {}
+    return {"amx": bool(amx()), "avx512_bf16": bool(avx512_bf16())}
+
+
+def cpu_bf16_is_fast(capabilities=None, timer=None) -> tuple[bool, str]:
+    """Whether bf16 training is faster than fp32 on this CPU, and why (for the log line).
+
+    Decided from the CPU's bf16 units when torch reports them: with AMX or AVX512-BF16, oneDNN's bf16 products
+    ran 3.3x the fp32 rate (2-core Xeon with AMX); without them PyTorch falls back to slow bf16 kernels, and a
+    bf16 backward pass was seen 100x slower than fp32 (2-core AMD EPYC without AVX512-BF16). Only where torch
+    cannot say does a timing decide (`timer(dtype)` -> seconds of a warmed-up training-sized product).
+    A timing alone is unreliable: oneDNN builds a kernel on a shape's first use, so an unwarmed timing flips.
+    """
+    capabilities = cpu_bf16_capabilities() if capabilities is None else capabilities
+    if capabilities.get("amx"):
+        return True, "AMX bf16 matrix units"
+    if capabilities.get("avx512_bf16"):
+        return True, "AVX512-BF16 instructions"
+    if capabilities:
+        return False, "no bf16 matrix unit (neither AMX nor AVX512-BF16)"
+    import torch
+
+    timer = timer or warmed_matmul_seconds
+    bf16, fp32 = timer(torch.bfloat16), timer(torch.float32)
+    if bf16 < 0.8 * fp32:
+        return True, f"bf16 matrix products {fp32 / bf16:.1f}x as fast as fp32 (timed)"
+    return False, f"bf16 matrix products no faster than fp32 ({fp32 / bf16:.2f}x, timed)"
+
+
+def warmed_matmul_seconds(dtype, size: int = 512, repeats: int = 5) -> float:
+    """Seconds for the three products of a linear layer's training step (forward, input and weight gradients),
+    best of `repeats`, after one warm-up call of each shape."""
+    import torch
+
+    weight = torch.randn(2 * size, size, dtype=dtype)
+    inputs = torch.randn(size, size, dtype=dtype)
+    grads = torch.randn(size, 2 * size, dtype=dtype)
+
+    def once() -> float:
         start = time.perf_counter()
-        for _ in range(3):
-            inputs @ weight.t()  # forward
-            grads @ weight  # backward, through the transposed weight
-            grads.t() @ inputs  # weight gradient
+        inputs @ weight.t()
+        grads @ weight
+        grads.t() @ inputs
         return time.perf_counter() - start
 
-    return seconds(torch.bfloat16) < 0.8 * seconds(torch.float32)
+    once()  # warm-up: oneDNN builds its kernels for these shapes here
+    return min(once() for _ in range(repeats))
+
+
+def cpu_bf16_is_faster() -> bool:
+    """Kept for scripts written against earlier versions: cpu_bf16_is_fast() without the reason."""
+    return cpu_bf16_is_fast()[0]
 
 
 def load_tokenizer(model_path: str | Path):
@@ -104,6 +155,8 @@ def attention_implementation(device: str, dtype) -> str:
 
     Both keep packed samples apart: with FlashAttention, transformers turns the restarting position ids into
     variable-length sequences (no padding, no mask); with SDPA it builds the block-diagonal causal mask.
+    (Running SDPA per packed sample instead, without a mask, was measured no faster on a CPU with 512-token rows,
+    and it breaks torch.compile's graphs.)
     """
     import importlib.util
 
