@@ -29,7 +29,7 @@ from ftkit.data import load_samples
 from ftkit.distributed import launched_processes
 from ftkit.errors import KitError, disk_error_reason, exit_on_user_error, first_line, one_line, stop_signals_deferred
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.compiling import compile_with_fallback, should_compile
+from ftkit.compiling import compile_with_fallback, eager, should_compile
 from ftkit.formatting import (collate, encode_all, encode_all_counted, ensure_chat_template, make_token_micro_batches,
                               row_length)
 from ftkit.generation import generate_answers, prompts_and_references
@@ -41,7 +41,7 @@ from ftkit.loss import label_token_loss_sum
 from ftkit.runs import ADAPTER_WEIGHTS_FILES, UNFINISHED_FILE, RunFolder, check_output_root, write_json
 from ftkit.settings import (check_choice, check_number, parse_settings, read_config, recorded_settings, run_metadata,
                             save_config)
-from ftkit.tracking import REPORT_TO_CHOICES, Tracker, open_tracker
+from ftkit.tracking import REPORT_TO_CHOICES, REPORT_TO_PACKAGES, Tracker, open_tracker
 from ftkit.trainer import WIDTH_MULTIPLE, evaluate_loss, move, plan_steps, train
 from ftkit.validation import PeriodicValidation
 
@@ -82,8 +82,8 @@ class Settings:
     early_stopping_patience: int = field(default=0, metadata={"help": "stop when the validation loss has not improved for P evaluations (0: never; needs --eval_every)"})
     keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best validation loss (kept in memory, no checkpoint)"})
     # tracking
-    report_to: str = field(default="auto", metadata={"help": "auto | none | mlflow | tensorboard: also send settings, per-step loss and final metrics there (auto: a local MLflow store under <output_dir>/mlruns when mlflow is installed)"})
-    tracking_experiment: str = field(default="", metadata={"help": "MLflow experiment (TensorBoard: folder) the run is filed under ('': the --run_name); a sweep files all its runs under one"})
+    report_to: str = field(default="auto", metadata={"help": "auto | none | mlflow | tensorboard | wandb: also send settings, per-step loss and final metrics there (auto: a local MLflow store under <output_dir>/mlruns when mlflow is installed; wandb: Weights & Biases, offline with WANDB_MODE=offline)"})
+    tracking_experiment: str = field(default="", metadata={"help": "MLflow experiment (TensorBoard: folder, W&B: project) the run is filed under ('': the --run_name); a sweep files all its runs under one"})
     # resume (opt-in)
     save_every: int = field(default=0, metadata={"help": "keep one rolling checkpoint every N steps inside the unfinished run folder, for runtimes that disconnect (0: none)"})
     resume: str = field(default="", metadata={"help": "continue an interrupted run: its unfinished folder (.incomplete-...) under --output_dir"})
@@ -288,8 +288,8 @@ def check_settings(settings: Settings) -> None:
     check_choice(settings.compile, ("auto", "true", "false"), "compile")
     check_choice(settings.keep, ("last", "best"), "keep")
     check_choice(settings.report_to, REPORT_TO_CHOICES, "report_to")
-    if settings.report_to in ("mlflow", "tensorboard") and not importlib.util.find_spec(settings.report_to):
-        package = "mlflow-skinny" if settings.report_to == "mlflow" else "tensorboard"
+    if settings.report_to in REPORT_TO_PACKAGES and not importlib.util.find_spec(REPORT_TO_PACKAGES[settings.report_to][0]):
+        package = REPORT_TO_PACKAGES[settings.report_to][1]
         raise KitError(f"--report_to {settings.report_to} needs the {package} package: pip install {package}")
     if settings.keep == "best" and settings.eval_every <= 0:
         raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
@@ -424,7 +424,8 @@ def generation_metrics_of(settings: Settings, model, tokenizer, validation_sampl
     def measure() -> dict:
         was_training = model.training
         model.eval()
-        answers = generate_answers(model, tokenizer, conversations, device=device, desc="eval-generate")
+        with eager(model):  # generation runs the uncompiled layers (see ftkit/compiling.py)
+            answers = generate_answers(model, tokenizer, conversations, device=device, desc="eval-generate")
         model.train(was_training)
         return extraction_metrics(answers, references)
 

@@ -10,6 +10,8 @@ compiles one graph per layer kind and reuses it, and the embedding, the mask bui
 stay in eager mode. Shapes are compiled as dynamic from the start, since packed rows vary in length.
 """
 
+import contextlib
+
 import torch
 
 from .errors import KitError
@@ -52,6 +54,24 @@ def uncompile_decoder_layers(model) -> None:
     for layer in decoder_layers(model):
         layer._compiled_call_impl = None  # what nn.Module.compile set; eager forward again
     torch._dynamo.reset()
+
+
+@contextlib.contextmanager
+def eager(model):
+    """Run the decoder layers uncompiled inside the block (validation, generation), compiled again after it.
+
+    The compiled graphs are for training steps; without gradients or with a KV cache, dynamo would compile new
+    graphs, each taking seconds, for work that is a small share of the run. A no-op on a model never compiled.
+    """
+    layers = [layer for layer in decoder_layers(model) if getattr(layer, "_compiled_call_impl", None) is not None]
+    saved = [layer._compiled_call_impl for layer in layers]
+    for layer in layers:
+        layer._compiled_call_impl = None
+    try:
+        yield model
+    finally:
+        for layer, compiled in zip(layers, saved):
+            layer._compiled_call_impl = compiled
 
 
 def compile_with_fallback(model, warmup_batches, run_batch, log=print) -> bool:

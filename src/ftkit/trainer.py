@@ -260,12 +260,15 @@ def free_memory() -> None:
 @torch.no_grad()
 def evaluate_loss(model, micro_batches, pad_token_id, device) -> float:
     """Mean loss per label token over all `micro_batches`."""
+    from .compiling import eager
+
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for rows in tqdm(micro_batches, desc="validation", unit="batch", dynamic_ncols=True, leave=False):
-        loss_sum, tokens = label_token_loss_sum(model, move(collate(rows, pad_token_id, WIDTH_MULTIPLE), device))
-        total += loss_sum.item()
-        count += tokens
+    with eager(model):
+        for rows in tqdm(micro_batches, desc="validation", unit="batch", dynamic_ncols=True, leave=False):
+            loss_sum, tokens = label_token_loss_sum(model, move(collate(rows, pad_token_id, WIDTH_MULTIPLE), device))
+            total += loss_sum.item()
+            count += tokens
     model.train(was_training)
     return total / max(count, 1)

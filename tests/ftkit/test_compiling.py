@@ -69,4 +69,7 @@ def test_compiled_layers_give_the_eager_loss_and_gradients():
         assert loss.item() == pytest.approx(loss_value, rel=1e-5)
         torch.testing.assert_close(model.model.layers[0].mlp.up_proj.weight.grad, grad, rtol=1e-4,
                                    atol=1e-5 * grad.abs().max().item())
+    with compiling.eager(model):  # validation and generation run uncompiled, training compiled again after
+        assert all(layer._compiled_call_impl is None for layer in compiling.decoder_layers(model))
+    assert all(layer._compiled_call_impl is not None for layer in compiling.decoder_layers(model))
     compiling.uncompile_decoder_layers(model)
