@@ -114,6 +114,7 @@ def launch(settings: Settings, config_path: Path, log_path: Path, gpu: str | Non
     env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
     # All runs of the sweep in one MLflow store (each run's own --output_dir would give each a store of its own).
     env.setdefault("MLFLOW_TRACKING_URI", (sweep_dir / "mlruns").resolve().as_uri())
+    env.setdefault("WANDB_DIR", str(sweep_dir.resolve()))  # --report_to wandb: <sweep folder>/wandb, one project
     log = open(log_path, "w", encoding="utf-8")
     return subprocess.Popen([sys.executable, settings.script, "--config", str(config_path)], stdout=log,
                             stderr=subprocess.STDOUT, env=env), log

@@ -78,8 +78,8 @@ def test_report_to_none_writes_no_store_and_a_wrong_value_is_refused(tiny_model_
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=1, report_to="none"))
     assert [p.name for p in output.iterdir()] == [run_dir.name]
     with pytest.raises(SystemExit):
-        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, report_to="wandb"))
-    assert "--report_to is 'wandb', expected one of: auto, none, mlflow, tensorboard" in capsys.readouterr().err
+        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, report_to="comet"))
+    assert "--report_to is 'comet', expected one of: auto, none, mlflow, tensorboard, wandb" in capsys.readouterr().err
 
 
 def test_a_tracker_that_fails_does_not_fail_the_run(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capsys):

@@ -1,17 +1,19 @@
-"""Experiment tracking: MLflow (a local file store by default), TensorBoard, or none (`--report_to`).
+"""Experiment tracking: MLflow (a local file store by default), TensorBoard, Weights & Biases, or none (`--report_to`).
 
 Every run already writes train_metrics.json and loss_curve.png into its own folder; a tracker puts the same
 numbers where people compare many runs: parameters, per-step loss and learning rate, validation and generation
 metrics, and the loss-curve picture as an artifact.
 
 MLflow is driven through its client (`MlflowClient`), not the `mlflow.start_run()` globals, so that a notebook can
-train twice in one process and a failed run is marked FAILED rather than left running.
+train twice in one process and a failed run is marked FAILED rather than left running. Weights & Biases is driven
+through the run object `wandb.init` returns (a new one per run, `reinit="create_new"`), for the same reason.
 """
 
 import contextlib
 import functools
 import importlib.util
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,7 +21,10 @@ from pathlib import Path
 from .errors import KitError, first_line, one_line
 from .redaction import redact
 
-REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard")
+REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard", "wandb")
+# --report_to -> the package it needs (checked before anything loads) and how to install it
+REPORT_TO_PACKAGES = {"mlflow": ("mlflow", "mlflow-skinny"), "tensorboard": ("tensorboard", "tensorboard"),
+                      "wandb": ("wandb", "wandb")}
 
 
 def never_fails(method):
@@ -87,6 +92,8 @@ def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_n
             tracker = MlflowTracker(Path(output_root) / "mlruns", experiment, run_name)
         elif report_to == "tensorboard":
             tracker = TensorBoardTracker(Path(output_root) / "tensorboard" / experiment / run_name)
+        elif report_to == "wandb":
+            tracker = WandbTracker(Path(output_root), experiment, run_name)
         else:
             return Tracker()
     except KitError:
@@ -94,6 +101,8 @@ def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_n
     except Exception as error:
         if report_to == "mlflow":
             where = os.environ.get("MLFLOW_TRACKING_URI") or str(Path(output_root) / "mlruns")
+        elif report_to == "wandb":
+            where = f"W&B project '{experiment}' ({os.environ.get('WANDB_MODE') or 'online'})"
         else:
             where = str(Path(output_root) / "tensorboard")
         print(f"[tracking] could not start {report_to} at {redact(where)}, this run is not tracked: "
@@ -191,3 +200,70 @@ class TensorBoardTracker(Tracker):
     @never_fails
     def close(self, status: str) -> None:
         self.writer.close()
+
+
+# close(status) -> the exit code W&B records: 0 is a finished run, any other marks it failed; an interrupted run
+# gets 130 (128 + SIGINT, what a shell reports for Ctrl-C), so it reads apart from a failure.
+WANDB_EXIT_CODES = {"FINISHED": 0, "FAILED": 1, "KILLED": 130}
+
+
+class WandbTracker(Tracker):
+    """Weights & Biases: a run in the project named after the experiment, under `<output_dir>/wandb` (or
+    WANDB_DIR). Online it needs an API key (`wandb login` or WANDB_API_KEY); `WANDB_MODE=offline` writes the run
+    to that folder only (`wandb sync` uploads it later).
+
+    Metrics are plotted against the optimizer step (`optimizer_step`, W&B's x-axis for every metric), not W&B's
+    own step counter: validation points arrive after training, with earlier steps than the last one logged,
+    which W&B's counter would drop.
+    """
+
+    STEP = "optimizer_step"
+
+    def __init__(self, output_root: Path, experiment: str, run_name: str):
+        try:
+            import wandb
+        except ImportError:
+            raise KitError("--report_to wandb needs wandb: pip install wandb") from None
+        self.wandb = wandb
+        # W&B writes into <folder>/wandb. WANDB_DIR and WANDB_MODE are read here, at each run, and passed on:
+        # W&B itself reads the environment once per process, which a notebook that changes it would miss.
+        folder = Path(os.environ.get("WANDB_DIR") or output_root).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        # console="off": the kit's output stays the kit's (progress bars, one-line errors); the run's own
+        # folder already holds everything that matters.
+        self.run = wandb.init(project=experiment, name=run_name, dir=str(folder), mode=os.environ.get("WANDB_MODE") or None,
+                              reinit="create_new", settings=wandb.Settings(console="off"))
+        self.run.define_metric(self.STEP)
+        self.run.define_metric("*", step_metric=self.STEP)
+        mode = "offline" if self.run.offline else "online"
+        self.where = f"W&B {mode}, project '{experiment}', run '{run_name}' ({self.run.url or self.run.dir})"
+
+    @never_fails
+    def log_params(self, params: dict) -> None:
+        self.run.config.update({key: redact(value) for key, value in params.items()}, allow_val_change=True)
+
+    @never_fails
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        values = numeric(metrics)
+        if values:
+            self.run.log({**values, self.STEP: step})
+
+    @never_fails
+    def log_artifact(self, path: Path) -> None:
+        # The picture as an image of the run; every file, the picture too, into the run's files (synced with it).
+        # Copied, not linked: the run folder is renamed when it is finished.
+        if path.suffix == ".png":
+            self.run.log({path.stem: self.wandb.Image(str(path))})
+        shutil.copyfile(path, Path(self.run.dir) / path.name)
+
+    def close(self, status: str) -> None:
+        # Tried even after an earlier failure (a broken tracker is otherwise quiet): an unfinished W&B run keeps
+        # its background process, and W&B's exit hook would mark it finished whatever happened.
+        try:
+            if not self.broken:
+                self.run.summary["status"] = status
+            self.run.finish(exit_code=WANDB_EXIT_CODES.get(status, 1))
+        except Exception as error:
+            if not self.broken:
+                print(f"[tracking] WandbTracker failed to close the run: {redact(first_line(error))}", file=sys.stderr)
+            self.broken = True
