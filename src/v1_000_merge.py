@@ -7,8 +7,9 @@ Run:
 
 Writes `<adapter folder>-merged/` (or --output; an existing folder is never overwritten, a default name gets a
 `-2`, `-3`, ... suffix instead): `model.safetensors`, `config.json`, `generation_config.json`, the tokenizer with
-the adapter's chat template (`tokenizer_config.json`, `chat_template.jinja`) and `merged_from.json` (base model
-and adapter). It is written under a hidden `.incomplete-…` name and renamed when complete. Load it with
+the adapter's chat template (`tokenizer_config.json`, `chat_template.jinja`), `merged_from.json` (base model
+and adapter) and `README.md`, its model card (base model, data, settings, losses, licence, with Hugging Face
+metadata). It is written under a hidden `.incomplete-…` name and renamed when complete. Load it with
 `AutoModelForCausalLM.from_pretrained(folder)` and `AutoTokenizer.from_pretrained(folder)`.
 """
 
@@ -19,6 +20,7 @@ from ftkit import DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model, is_hub_id
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.merging import free_path, merge_adapter, push_to_hub, save_merged
+from ftkit.model_card import merged_card_text
 from ftkit.runs import adapter_base_model, check_output_root, portable_path, resolve_adapter
 from ftkit.settings import check_choice, parse_settings
 
@@ -56,7 +58,8 @@ def main(settings: Settings) -> Path:
     recorded_base = base_model if is_hub_id(base_model) else portable_path(Path(base_model_dir).resolve(), absolute)
     save_merged(model, tokenizer, out_dir, provenance={"base_model": recorded_base,
                                                        "adapter": portable_path(Path(adapter_dir).resolve(), absolute),
-                                                       "dtype": settings.dtype})
+                                                       "dtype": settings.dtype},
+                readme=merged_card_text(adapter_dir, out_dir.name, settings.dtype))
     print(f"[merge] saved {out_dir}")
     if settings.push_to_hub:
         url = push_to_hub(out_dir, settings.push_to_hub, into_existing=settings.push_to_existing)

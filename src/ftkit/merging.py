@@ -41,8 +41,9 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
-def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None = None) -> Path:
-    """Write model (safetensors), config, generation config and tokenizer (chat template included) to `out_dir`.
+def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None = None, readme: str | None = None) -> Path:
+    """Write model (safetensors), config, generation config and tokenizer (chat template included) to `out_dir`,
+    and `readme` (a model card, ftkit.model_card.merged_card_text) as its README.md.
 
     Written into a hidden temporary folder beside it and renamed at the end, so `out_dir` is either complete or
     absent; an existing `out_dir` is never touched.
@@ -59,6 +60,8 @@ def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None =
         tokenizer.save_pretrained(scratch)
         if provenance:
             write_json(scratch / MERGED_INFO_FILE, provenance)
+        if readme:
+            (scratch / "README.md").write_text(readme, encoding="utf-8")
         if out_dir.exists():  # appeared while we were writing
             raise KitError(f"{out_dir} appeared while the merged model was written; nothing was overwritten")
         os.rename(scratch, out_dir)
