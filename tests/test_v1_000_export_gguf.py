@@ -1,16 +1,79 @@
-"""Tests of the GGUF export on tiny models: transformers reads the file back and computes what the merged model
-computes (16-bit: same logits; Q8_0: same greedy next tokens), the tokenizer and chat template survive, llama.cpp
-(through llama-cpp-python, when installed) generates what transformers generates, files are never overwritten,
-and a model the exporter does not know gets one clear line."""
+"""Tests of the GGUF export on tiny models (Gemma 3, Llama, Qwen2, Qwen3): transformers reads the file back and
+computes what the merged model computes (16-bit: same logits; Q8_0: same greedy next tokens), the tokenizer and
+chat template survive, llama.cpp (through llama-cpp-python, when installed) generates what transformers
+generates, files are never overwritten, and a model the exporter does not know gets one clear line. The Ollama
+Modelfile beside each file names it, stops at the chat format's end-of-turn token, carries the run's system
+prompt, and its TEMPLATE writes the prompts the adapter's chat template writes (rendered by the kit's Go-template
+renderer, and by Go's own text/template where `go` is installed)."""
 
 import importlib.util
+import json
+import shutil
+import subprocess
 
 import pytest
 
 import v1_000_export_gguf as export
-from conftest import TINY_RECORDS, build_tiny_model, build_tokenizer
+from conftest import SYSTEM, TINY_RECORDS, build_tiny_model, build_tokenizer, write_jsonl
 from ftkit.errors import KitError
+from ftkit.gguf_export import QWEN2_SPLIT, adds_bos, ollama_messages, ollama_prompt, sample_conversations
+from ftkit.settings import file_sha256
 from lora_helpers import make_perturbed_adapter
+
+ARCHITECTURES = ("gemma3", "llama", "qwen2", "qwen3")
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+# Qwen2.5's chat template (without its tool calls): a default system prompt when the conversation has none.
+QWEN25_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}"
+    "{%- else %}{{- '<|im_start|>system\n" + QWEN_DEFAULT_SYSTEM + "<|im_end|>\n' }}{%- endif %}"
+    "{%- for message in messages %}{%- if not (message.role == 'system' and loop.first) %}"
+    "{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}")
+# Qwen3's shape: no default system prompt; the answer of the last turn opens with an empty thinking block.
+QWEN3_TEMPLATE = (
+    "{%- for message in messages %}{%- if message.role == 'assistant' and loop.last %}"
+    "{{- '<|im_start|>assistant\n<think>\n\n</think>\n\n' + message.content + '<|im_end|>\n' }}"
+    "{%- else %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}")
+
+
+def build_qwen_tokenizer(chat_template: str):
+    """A byte-level BPE tokenizer split like Qwen2's and Qwen3's (pre-tokenizer "qwen2" in llama.cpp), with ChatML's
+    special tokens and no BOS, as Qwen's own tokenizers have."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [json.dumps(r, ensure_ascii=False) for r in TINY_RECORDS] * 5
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, min_frequency=2, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                        additional_special_tokens=["<|im_start|>"])
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def build_tiny_qwen(architecture: str, tokenizer):
+    """A tiny Qwen2 (q/k/v biases) or Qwen3 (q/k norms; head_dim 128, the default that transformers assumes when it
+    reads a Qwen3 GGUF back), with the biases and norms moved off their initial values so that they matter."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config, Qwen3Config
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, tie_word_embeddings=True,
+                  initializer_range=0.3, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = Qwen2Config(**common) if architecture == "qwen2" else Qwen3Config(**common, head_dim=128)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.ndim == 1:
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+    return model
 
 TEXTS = ["東京都渋谷区の会社員、山田太郎さん(35)が逮捕された。", '{"persons": [{"name": "田中花子"}]}', "日経平均株価は続落した。"]
 
@@ -24,16 +87,22 @@ def build_tiny_gemma3(tokenizer):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{"gemma3": (base dir, run dir), "llama": (base dir, run dir)}: tiny models with perturbed adapters."""
-    tokenizer = build_tokenizer()
+    """{architecture: (base dir, run dir)}: tiny models with perturbed adapters. The Gemma run records its training
+    file as a real run does (run.json), so that the Modelfile finds the system prompt it trained with."""
     result = {}
-    for architecture in ("gemma3", "llama"):
+    for architecture in ARCHITECTURES:
+        tokenizer = build_tokenizer() if architecture in ("gemma3", "llama") else build_qwen_tokenizer(
+            QWEN25_TEMPLATE if architecture == "qwen2" else QWEN3_TEMPLATE)
         base_dir = tmp_path_factory.mktemp(f"gguf-tiny-{architecture}")
-        model = build_tiny_gemma3(tokenizer) if architecture == "gemma3" else build_tiny_model("llama", tokenizer)
+        model = (build_tiny_gemma3(tokenizer) if architecture == "gemma3" else build_tiny_model("llama", tokenizer)
+                 if architecture == "llama" else build_tiny_qwen(architecture, tokenizer))
         model.save_pretrained(base_dir)
         tokenizer.save_pretrained(base_dir)
         output_root = tmp_path_factory.mktemp(f"gguf-runs-{architecture}")
         result[architecture] = (base_dir, make_perturbed_adapter(base_dir, output_root / "20260101-000000_lora", scale=0.1))
+    train = write_jsonl(tmp_path_factory.mktemp("gguf-data") / "train.jsonl", TINY_RECORDS)
+    (result["gemma3"][1] / "run.json").write_text(json.dumps({"settings": {"train_file": str(train)},
+                                                              "data_sha256": {str(train): file_sha256(train)}}))
     return result
 
 
@@ -80,7 +149,8 @@ def all_logits(model, tokenizer):
         return [model(torch.tensor([chat_ids(tokenizer, record)])).logits[0] for record in TINY_RECORDS]
 
 
-@pytest.mark.parametrize("architecture,gguf_type", [("gemma3", "bf16"), ("gemma3", "f16"), ("llama", "f16")])
+@pytest.mark.parametrize("architecture,gguf_type", [("gemma3", "bf16"), ("gemma3", "f16"), ("llama", "f16"),
+                                                   ("qwen2", "f16"), ("qwen3", "bf16")])
 def test_16_bit_file_read_by_transformers_gives_the_merged_models_logits(runs, merged, tmp_path, architecture, gguf_type):
     import torch
 
@@ -121,7 +191,7 @@ def q8_0_rounded(model):
     return rounded
 
 
-@pytest.mark.parametrize("architecture", ["gemma3", "llama"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_q8_0_file_holds_the_quantized_merge_and_keeps_the_greedy_next_tokens(runs, merged, tmp_path, architecture):
     import torch
 
@@ -145,6 +215,7 @@ def test_default_name_is_beside_the_run_and_nothing_is_overwritten(runs, capsys)
     first = export.main(export.Settings(output_dir=str(run_dir.parent)))
     second = export.main(export.Settings(output_dir=str(run_dir.parent)))
     assert (first.name, second.name) == ("20260101-000000_lora-q8_0.gguf", "20260101-000000_lora-q8_0-2.gguf")
+    assert first.with_suffix(".Modelfile").is_file() and second.with_suffix(".md").is_file()
     size = first.stat().st_size
     with pytest.raises(SystemExit) as stopped:
         export.main(export.Settings(output_dir=str(run_dir.parent), output=str(first), type="f16"))
@@ -155,16 +226,22 @@ def test_default_name_is_beside_the_run_and_nothing_is_overwritten(runs, capsys)
 
 def test_unsupported_models_get_one_clear_line(tmp_path):
     import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
+    from transformers import AutoModelForCausalLM, Qwen3Config, Qwen3MoeConfig
 
     from ftkit.gguf_export import write_gguf
 
     tokenizer = build_tokenizer()
-    qwen = AutoModelForCausalLM.from_config(Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1),
-                                            dtype=torch.float32)
-    with pytest.raises(KitError, match="GGUF export of Qwen2ForCausalLM is not supported yet"):
-        write_gguf(qwen, tokenizer, tmp_path / "q.gguf")
+    sizes = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                 num_attention_heads=2, num_key_value_heads=1)
+    moe = AutoModelForCausalLM.from_config(Qwen3MoeConfig(**sizes, num_experts=2, num_experts_per_tok=1,
+                                                          moe_intermediate_size=32), dtype=torch.float32)
+    with pytest.raises(KitError, match="GGUF export of Qwen3MoeForCausalLM is not supported yet"):
+        write_gguf(moe, tokenizer, tmp_path / "q.gguf")
+    # llama.cpp's Qwen3 reads no sliding window: a model with one is refused, not written as another model
+    sliding = AutoModelForCausalLM.from_config(Qwen3Config(**sizes, use_sliding_window=True, sliding_window=16,
+                                                           max_window_layers=0), dtype=torch.float32)
+    with pytest.raises(KitError, match="sliding-window layers is not supported yet"):
+        write_gguf(sliding, tokenizer, tmp_path / "s.gguf")
     # the conftest Gemma 3 scales attention by 1/sqrt(256) with 32-wide heads: llama.cpp would compute another model
     with pytest.raises(KitError, match="query_pre_attn_scalar is 256"):
         write_gguf(build_tiny_model("gemma3", tokenizer), tokenizer, tmp_path / "g.gguf")
@@ -173,7 +250,7 @@ def test_unsupported_models_get_one_clear_line(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
                     reason="llama-cpp-python is not installed (optional: pip install llama-cpp-python, builds llama.cpp)")
-@pytest.mark.parametrize("architecture", ["gemma3", "llama"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_llama_cpp_generates_what_transformers_generates(runs, merged, tmp_path, architecture):
     import llama_cpp
     import torch
@@ -195,3 +272,133 @@ def test_llama_cpp_generates_what_transformers_generates(runs, merged, tmp_path,
             if len(got) == len(expected):
                 break
         assert got == expected
+
+
+# ---------------------------------------------------------------------------------------------- Ollama Modelfile
+
+
+def parse_modelfile(text: str) -> list[tuple[str, str]]:
+    """(COMMAND, value) pairs as Ollama's parser reads them: # comments, values bare, in "..." or in \"\"\"...\"\"\"
+    (which may span lines and hold quotes)."""
+    commands, rest = [], text
+    while rest:
+        line, _, after = rest.partition("\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            rest = after
+            continue
+        name, _, value = line.partition(" ")
+        if value.startswith('"""'):
+            body, _, rest = rest[len(name) + 4:].partition('"""')
+            value, rest = body, rest.partition("\n")[2]
+        else:
+            value, rest = (value[1:-1] if value.startswith('"') and value.endswith('"') else value), after
+        commands.append((name.upper(), value))
+    return commands
+
+
+def modelfile_of(gguf_path):
+    commands = parse_modelfile(gguf_path.with_suffix(".Modelfile").read_text(encoding="utf-8"))
+    single = {name: value for name, value in commands if name != "PARAMETER"}
+    parameters = [value.split(" ", 1) for name, value in commands if name == "PARAMETER"]
+    stops = [value.strip('"') for key, value in parameters if key == "stop"]
+    return single, dict(parameters), stops
+
+
+def prompts_agree(template: str, tokenizer, system, file_tokenizer) -> None:
+    """The TEMPLATE writes, for sample conversations as Ollama hands them over (SYSTEM first), the prompt the
+    adapter's chat template writes; and the file's tokenizer turns it into the ids training used (BOS once)."""
+    add_bos = adds_bos(tokenizer)
+    conversations = sample_conversations(system) + [record["messages"][:2] for record in TINY_RECORDS[:2]]
+    for conversation in conversations:
+        sent = [{"role": m["Role"], "content": m["Content"]} for m in ollama_messages(conversation, system)[1]]
+        expected = tokenizer.apply_chat_template(sent, tokenize=False, add_generation_prompt=True)
+        written = ollama_prompt(template, conversation, system)
+        assert (tokenizer.bos_token + written if add_bos and expected.startswith(tokenizer.bos_token) else written) == expected
+        ids = tokenizer.apply_chat_template(sent, tokenize=True, add_generation_prompt=True, return_dict=False)
+        assert file_tokenizer(written).input_ids == ids
+
+
+def test_modelfile_for_gemma_names_the_file_stops_at_end_of_turn_and_has_the_training_system_prompt(runs, merged, tmp_path):
+    from huggingface_hub import ModelCard
+
+    path = export.main(export.Settings(adapter=str(runs["gemma3"][1]), output=str(tmp_path / "m.gguf"), type="f16"))
+    single, parameters, stops = modelfile_of(path)
+    assert single["FROM"] == "./m.gguf" and (tmp_path / single["FROM"]).is_file()
+    assert stops == ["<end_of_turn>"] and parameters["temperature"] == "0"
+    assert single["SYSTEM"] == SYSTEM  # the system prompt of the run's training data (run.json -> train_file)
+    tokenizer = merged["gemma3"][1]
+    assert single["TEMPLATE"].startswith("<bos>")  # the chat template writes BOS; this tokenizer adds none itself
+    prompts_agree(single["TEMPLATE"], tokenizer, SYSTEM, read_back(path)[1])
+
+    card = ModelCard.load(str(path.with_suffix(".md"))).data.to_dict()
+    assert card["library_name"] == "gguf" and {"gguf", "lora", "ftkit"} <= set(card["tags"]) and card["license"] == "gemma"
+    assert "ollama create m -f m.Modelfile" in path.with_suffix(".md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("architecture,system_prompt,expected_system", [
+    ("qwen2", "", QWEN_DEFAULT_SYSTEM),  # none given: Qwen2.5's template writes its default, so SYSTEM says it
+    ("qwen3", SYSTEM, SYSTEM),
+])
+def test_modelfile_for_qwen_is_chatml_with_its_stop_token(runs, merged, tmp_path, architecture, system_prompt, expected_system):
+    path = export.main(export.Settings(adapter=str(runs[architecture][1]), output=str(tmp_path / "q.gguf"), type="f16",
+                                       system_prompt=system_prompt))
+    single, parameters, stops = modelfile_of(path)
+    assert single["FROM"] == "./q.gguf" and stops == ["<|im_end|>"] and parameters["temperature"] == "0"
+    assert single["SYSTEM"] == expected_system
+    assert single["TEMPLATE"].startswith("{{") and "<|im_start|>" in single["TEMPLATE"]  # no BOS: Qwen has none
+    prompts_agree(single["TEMPLATE"], merged[architecture][1], expected_system, read_back(path)[1])
+
+
+GO_RENDERER = r'''
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"text/template"
+)
+
+type Message struct{ Role, Content string }
+
+func main() {
+	var cases []struct {
+		Template, System string
+		Messages         []*Message
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&cases); err != nil {
+		panic(err)
+	}
+	out := []string{}
+	for _, c := range cases {
+		var b strings.Builder
+		t := template.Must(template.New("").Parse(c.Template))
+		if err := t.Execute(&b, map[string]any{"System": c.System, "Messages": c.Messages, "Response": ""}); err != nil {
+			panic(err)
+		}
+		out = append(out, b.String())
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+}
+'''
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (optional: apt-get install golang-go)")
+def test_go_text_template_renders_the_templates_as_the_kits_renderer_does(tmp_path):
+    """The kit's renderer against Go's own text/template, which Ollama runs, on every emitted TEMPLATE."""
+    from ftkit.gguf_export import OLLAMA_TEMPLATES
+
+    cases, expected = [], []
+    for template, _ in OLLAMA_TEMPLATES.values():
+        for bos in ("", "<bos>"):
+            for system in (None, SYSTEM):
+                for conversation in sample_conversations(system) + [[{"role": "user", "content": "a"},
+                                                                     {"role": "assistant", "content": "b"}]]:
+                    joined, messages = ollama_messages(conversation, system)
+                    cases.append({"Template": bos + template, "System": joined, "Messages": messages})
+                    expected.append(ollama_prompt(bos + template, conversation, system))
+    (tmp_path / "main.go").write_text(GO_RENDERER)
+    result = subprocess.run(["go", "run", "main.go"], cwd=tmp_path, input=json.dumps(cases), capture_output=True,
+                            text=True, timeout=300, env={**__import__("os").environ, "GO111MODULE": "off"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected
