@@ -33,8 +33,8 @@ from ftkit.compiling import compile_with_fallback, eager, should_compile
 from ftkit.formatting import (collate, encode_all, encode_all_counted, ensure_chat_template, make_token_micro_batches,
                               row_length)
 from ftkit.generation import generate_answers, prompts_and_references
-from ftkit.modeling import (attach_lora, count_parameters, load_base_model, load_tokenizer, needs_gradient_checkpointing,
-                            pick_device, pick_dtype, precision_name)
+from ftkit.modeling import (attach_lora, count_parameters, init_changes_base_weights, load_base_model, load_tokenizer,
+                            lora_init_weights, needs_gradient_checkpointing, pick_device, pick_dtype, precision_name)
 from ftkit.reporting import save_loss_curve
 from ftkit.checkpoint import CHECKPOINT_FILE, RollingCheckpoint, read_checkpoint
 from ftkit.loss import label_token_loss_sum
@@ -42,8 +42,8 @@ from ftkit.runs import ADAPTER_WEIGHTS_FILES, UNFINISHED_FILE, RunFolder, check_
 from ftkit.settings import (check_choice, check_number, parse_settings, read_config, recorded_settings, run_metadata,
                             save_config)
 from ftkit.tracking import REPORT_TO_CHOICES, REPORT_TO_PACKAGES, Tracker, open_tracker
-from ftkit.trainer import WIDTH_MULTIPLE, evaluate_loss, move, plan_steps, train
-from ftkit.validation import PeriodicValidation
+from ftkit.trainer import WIDTH_MULTIPLE, evaluate_loss, move, neftune_noise, plan_steps, train
+from ftkit.validation import PeriodicValidation, check_metric, greater_is_better_for, is_generation_metric
 
 
 @dataclass
@@ -76,11 +76,19 @@ class Settings:
     lora_dropout: float = field(default=0.0, metadata={"help": "dropout on the LoRA input (0 by default: on a CPU its random masks cost about a tenth of the step time)"})
     lora_target_modules: str = field(default="auto", metadata={"help": "auto (every attention and MLP projection of the architecture, MoE experts included), all-linear (every linear layer but the output head) or a list such as q_proj,v_proj,lm_head"})
     lora_target_parameters: str = field(default="", metadata={"help": "parameters (not modules) to adapt as well, such as fused MoE experts: mlp.experts.gate_up_proj,mlp.experts.down_proj"})
+    # LoRA variants (peft's own; all off by default)
+    use_dora: bool = field(default=False, metadata={"help": "DoRA: train a magnitude per output feature beside the LoRA direction (Liu et al., 2024); slower steps"})
+    use_rslora: bool = field(default=False, metadata={"help": "rsLoRA: scale the adapter by alpha / sqrt(r) instead of alpha / r (Kalajdzievski, 2023), so a higher rank keeps learning"})
+    lora_init: str = field(default="default", metadata={"help": "how the LoRA weights start: default (B zero) | gaussian | orthogonal | pissa | pissa_niter_N (fast SVD, N iterations) | olora; pissa and olora move part of each base weight into the adapter, which is saved converted to plain LoRA of twice the rank"})
+    loraplus_lr_ratio: float = field(default=0.0, metadata={"help": "LoRA+: train the B matrices at this multiple of --learning_rate (Hayou et al., 2024; 16 in the paper; 0: off)"})
+    neftune_noise_alpha: float = field(default=0.0, metadata={"help": "NEFTune: uniform noise of scale alpha / sqrt(tokens x hidden size) on the input embeddings while training, never in evaluation (Jain et al., 2023; 5 in the paper; 0: off)"})
     # validation while training
     eval_every: int = field(default=0, metadata={"help": "compute the validation loss every N optimizer steps (0: only at the end)"})
     eval_generate: int = field(default=0, metadata={"help": "also generate answers for the first N validation samples and record extraction metrics, at the end and at each --eval_every (0: off)"})
-    early_stopping_patience: int = field(default=0, metadata={"help": "stop when the validation loss has not improved for P evaluations (0: never; needs --eval_every)"})
-    keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best validation loss (kept in memory, no checkpoint)"})
+    early_stopping_patience: int = field(default=0, metadata={"help": "stop when --metric_for_best has not improved for P evaluations (0: never; needs --eval_every)"})
+    keep: str = field(default="last", metadata={"help": "last | best: save the final adapter, or the one with the best --metric_for_best (kept in memory, no checkpoint)"})
+    metric_for_best: str = field(default="validation_loss", metadata={"help": "what early stopping and --keep best decide by: validation_loss or a generation metric such as name_set_f1 (needs --eval_generate N)"})
+    greater_is_better: Optional[bool] = field(default=None, metadata={"help": "true | false: whether a larger --metric_for_best is better (default: inferred from the name; losses, error and false-positive rates lower, the rest higher)"})
     # tracking
     report_to: str = field(default="auto", metadata={"help": "auto | none | mlflow | tensorboard | wandb: also send settings, per-step loss and final metrics there (auto: a local MLflow store under <output_dir>/mlruns when mlflow is installed; wandb: Weights & Biases, offline with WANDB_MODE=offline)"})
     tracking_experiment: str = field(default="", metadata={"help": "MLflow experiment (TensorBoard: folder, W&B: project) the run is filed under ('': the --run_name); a sweep files all its runs under one"})
@@ -155,13 +163,16 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         validation = PeriodicValidation(
             model, data.validation_batches, tokenizer.pad_token_id, device, settings.eval_every,
             settings.early_stopping_patience, keep_best=settings.keep == "best",
-            generation_metrics=generation_metrics_of(settings, model, tokenizer, data.validation_samples, device))
-        result = train(model, data.train_batches, learning_rate=settings.learning_rate,
-                       warmup_ratio=settings.warmup_ratio, gradient_accumulation=settings.gradient_accumulation,
-                       epochs=settings.epochs, max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
-                       weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
-                       seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
-                       loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step, processes=processes)
+            generation_metrics=generation_metrics_of(settings, model, tokenizer, data.validation_samples, device),
+            metric=settings.metric_for_best, greater_is_better=settings.greater_is_better)
+        with neftune_noise(model, settings.neftune_noise_alpha):  # training steps only; removed before evaluating
+            result = train(model, data.train_batches, learning_rate=settings.learning_rate,
+                           warmup_ratio=settings.warmup_ratio, gradient_accumulation=settings.gradient_accumulation,
+                           epochs=settings.epochs, max_steps=settings.max_steps, max_grad_norm=settings.max_grad_norm,
+                           weight_decay=settings.weight_decay, pad_token_id=tokenizer.pad_token_id, device=device,
+                           seed=settings.seed, min_learning_rate_ratio=settings.min_learning_rate / settings.learning_rate,
+                           loss_fn=loss_fn, after_step=validation, checkpoint=checkpoint, on_step=log_step,
+                           processes=processes, loraplus_lr_ratio=settings.loraplus_lr_ratio)
         state["trained"] = True  # early stopping ends before the planned steps
         if not processes.is_main:
             # The other processes trained alongside; rank 0 alone evaluates and saves. They wait here for its
@@ -292,10 +303,33 @@ def check_settings(settings: Settings) -> None:
         package = REPORT_TO_PACKAGES[settings.report_to][1]
         raise KitError(f"--report_to {settings.report_to} needs the {package} package: pip install {package}")
     if settings.keep == "best" and settings.eval_every <= 0:
-        raise KitError("--keep best needs --eval_every N (the validation loss decides which adapter is best)")
+        raise KitError(f"--keep best needs --eval_every N (the {settings.metric_for_best} of each evaluation decides which adapter is best)")
     if settings.early_stopping_patience and settings.eval_every <= 0:
         raise KitError("--early_stopping_patience needs --eval_every N")
+    check_metric(settings.metric_for_best, "metric_for_best")
+    if is_generation_metric(settings.metric_for_best) and settings.eval_generate <= 0:
+        raise KitError(f"--metric_for_best {settings.metric_for_best} needs --eval_generate N (it is measured on the "
+                       "answers generated for N validation samples)")
+    if is_generation_metric(settings.metric_for_best) and not settings.validation_file:
+        raise KitError(f"--metric_for_best {settings.metric_for_best} needs a --validation_file to generate answers for")
+    check_lora_variants(settings)
     check_numbers(settings)
+
+
+def check_lora_variants(settings: Settings) -> None:
+    """The LoRA variants' settings: one line naming the setting for a value or a combination that cannot work."""
+    lora_init_weights(settings.lora_init)  # a name peft is not given here is one line listing the choices
+    if settings.lora_init == "orthogonal" and settings.lora_r % 2:
+        raise KitError(f"--lora_init orthogonal needs an even --lora_r (it pairs rows of an orthogonal matrix), got {settings.lora_r}")
+    if init_changes_base_weights(settings.lora_init) and settings.use_dora:
+        raise KitError(f"--lora_init {settings.lora_init} cannot go with --use_dora: the adapter is saved converted to plain "
+                       "LoRA, which has no place for DoRA's magnitudes")
+    if init_changes_base_weights(settings.lora_init) and settings.qlora:
+        raise KitError(f"--lora_init {settings.lora_init} cannot go with --qlora: it changes the base weights, which a 4-bit "
+                       "base model holds only approximately, so the saved adapter would not match; use default or gaussian")
+    check_number(settings.loraplus_lr_ratio, "loraplus_lr_ratio", minimum=0,
+                 meaning="the learning rate of B as a multiple of --learning_rate; 0 for off")
+    check_number(settings.neftune_noise_alpha, "neftune_noise_alpha", minimum=0, meaning="the scale of the embedding noise; 0 for off")
 
 
 def check_numbers(settings: Settings) -> None:
@@ -383,7 +417,8 @@ def prepare_model(settings: Settings, model_dir, device, dtype):
         micro_batch_tokens = settings.micro_batch_tokens or settings.max_seq_len
         checkpointing = needs_gradient_checkpointing(model.config, micro_batch_tokens, device, dtype)
     model = attach_lora(model, settings.lora_r, settings.lora_alpha, settings.lora_dropout, settings.lora_target_modules,
-                        settings.qlora, checkpointing, target_parameters=settings.lora_target_parameters)
+                        settings.qlora, checkpointing, target_parameters=settings.lora_target_parameters,
+                        use_dora=settings.use_dora, use_rslora=settings.use_rslora, init=settings.lora_init)
     trainable, total = count_parameters(model)
     print(f"[model] {Path(model_dir).name} on {device}, {str(dtype).replace('torch.', '')}{', 4-bit NF4 base' if settings.qlora else ''}: "
           f"training {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%)")
@@ -461,7 +496,10 @@ def run_metrics(settings: Settings, data: PreparedData, result, final: dict, val
         "effective_batch_tokens": effective_batch_tokens(settings, result.processes),
         "generation_metrics": final["generation_metrics"],
         "validation_during_training": validation.points,
-        "kept": {"which": settings.keep, "step": best_step if best_step is not None else result.steps},
+        "kept": {"which": settings.keep, "step": best_step if best_step is not None else result.steps,
+                 **({"metric": settings.metric_for_best,
+                     "greater_is_better": greater_is_better_for(settings.metric_for_best, settings.greater_is_better)}
+                    if settings.keep == "best" else {})},
         "samples_over_max_seq_len": {**data.too_long, "action": settings.too_long, "outcomes": data.too_long_outcomes},
         "history": result.history,
     }
@@ -479,7 +517,7 @@ def report(settings: Settings, data: PreparedData, result, metrics: dict, starte
     shown_validation = f"{validation_loss:.4f}" if validation_loss is not None else "n/a"
     kept = metrics["kept"]
     print(f"[done] train loss {result.final_train_loss:.4f}, validation loss {shown_validation} "
-          f"(adapter of step {kept['step']}, --keep {kept['which']}), {result.steps} steps in "
+          f"(adapter of step {kept['step']}, --keep {kept['which']}{' by ' + kept['metric'] if 'metric' in kept else ''}), {result.steps} steps in "
           f"{result.seconds / 60:.1f} min ({metrics['tokens_per_second']:.0f} tokens/s); "
           f"total {(time.time() - started) / 60:.1f} min")
     print(f"[done] effective batch {metrics['effective_batch_tokens']} tokens per optimizer step "

@@ -132,7 +132,7 @@ def test_early_stopping_and_keep_best(tiny_model_dirs, tiny_data, tmp_path, caps
     best = min(points, key=lambda p: p["validation_loss"])
     assert metrics["optimizer_steps"] < 30 and "stopping early" in capsys.readouterr().out
     assert metrics["optimizer_steps"] == best["step"] + 3  # three evaluations without improvement
-    assert metrics["kept"] == {"which": "best", "step": best["step"]}
+    assert metrics["kept"] == {"which": "best", "step": best["step"], "metric": "validation_loss", "greater_is_better": False}
     assert metrics["validation_loss"] == pytest.approx(best["validation_loss"], abs=1e-6)  # the saved adapter is the best
 
 

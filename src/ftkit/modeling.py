@@ -1,5 +1,6 @@
 """Device and precision choice, loading the base model (plain or 4-bit) and attaching LoRA."""
 
+import re
 import time
 from pathlib import Path
 
@@ -204,11 +205,15 @@ def free_memory_bytes(device: str) -> int:
 
 
 def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool, gradient_checkpointing: bool,
-                target_parameters: str = ""):
+                target_parameters: str = "", use_dora: bool = False, use_rslora: bool = False, init: str = "default"):
     """Wrap the model with fresh LoRA adapters; only they are trained.
 
     `target_parameters` names parameters rather than modules (peft's `target_parameters`), for layers that are
     not nn.Linear, such as the fused expert weights of Mixture-of-Experts models in transformers 5.
+    The variants are peft's own: `use_dora` (DoRA: a trained magnitude per output feature beside the LoRA
+    direction), `use_rslora` (scale alpha / sqrt(r) instead of alpha / r) and `init` (see LORA_INITS). An init
+    that moves part of the base weights into the adapter (PiSSA, OLoRA) makes the model save its adapter
+    converted to plain LoRA, which loads onto the unchanged base model (see `save_as_plain_lora`).
     """
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -224,8 +229,68 @@ def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, 
     targets = parse_target_modules(target_modules)
     parameters = [name.strip() for name in target_parameters.split(",") if name.strip()] or None
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
-                        target_parameters=parameters, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+                        target_parameters=parameters, task_type="CAUSAL_LM", use_dora=use_dora,
+                        use_rslora=use_rslora, init_lora_weights=lora_init_weights(init))
+    model = get_peft_model(model, config)
+    if init_changes_base_weights(init):
+        save_as_plain_lora(model)
+    return model
+
+
+# --lora_init: how the LoRA weights start (peft's `init_lora_weights`). The inits peft has that need more than the
+# model (EVA and CorDA: activations of training data; LoftQ: a quantization config) are not offered here.
+LORA_INITS = {
+    "default": "A random (Kaiming uniform), B zero: the adapter starts as a no-op (Hu et al., 2021)",
+    "gaussian": "A Gaussian scaled by the rank, B zero",
+    "orthogonal": "A and B orthogonal, the product zero at the start",
+    "pissa": "PiSSA: A and B from the top singular vectors of each weight, which the base keeps the rest of "
+             "(full SVD; pissa_niter_N for N iterations of a fast randomized SVD)",
+    "olora": "OLoRA: A and B from a QR decomposition of each weight, which the base keeps the rest of",
+}
+PISSA_FAST = re.compile(r"pissa_niter_(\d+)")
+
+
+def lora_init_weights(init: str):
+    """--lora_init as peft's `init_lora_weights` (True for the default); KitError for a name peft is not given."""
+    if init == "default":
+        return True
+    if init in LORA_INITS or (PISSA_FAST.fullmatch(init) and int(PISSA_FAST.fullmatch(init)[1]) >= 1):
+        return init
+    raise KitError(f"--lora_init is '{init}', expected one of: {', '.join(LORA_INITS)}, or pissa_niter_N "
+                   "(N >= 1 iterations of a fast SVD)")
+
+
+def init_changes_base_weights(init: str) -> bool:
+    """PiSSA and OLoRA take their start out of the base weights (W = W_res + BA): the trained adapter is only
+    right on the changed base, so it is saved converted (see `save_as_plain_lora`)."""
+    return init == "olora" or init.startswith("pissa")
+
+
+def save_as_plain_lora(model) -> None:
+    """Make `model.save_pretrained` write the adapter as a plain LoRA adapter of twice the rank, which loads with
+    `PeftModel.from_pretrained` onto the unchanged base model: peft's own conversion (its
+    `path_initial_model_for_weight_conversion`), fed with the adapter's initial weights kept here in memory
+    (a few MB) and written to a temporary folder only while saving. The trained model in memory stays as it is
+    (changed base plus trained adapter), so evaluation in this process is unaffected.
+    """
+    import tempfile
+
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    initial = {name: value.detach().to("cpu", copy=True).contiguous() for name, value in get_peft_model_state_dict(model).items()}
+    save_pretrained = model.save_pretrained
+
+    def save_converted(save_directory, **kwargs):
+        if kwargs.get("path_initial_model_for_weight_conversion"):
+            return save_pretrained(save_directory, **kwargs)
+        with tempfile.TemporaryDirectory(prefix="ftkit-initial-adapter-") as scratch:
+            initial_dir = Path(scratch) / "initial"
+            initial_dir.mkdir()
+            save_file(initial, str(initial_dir / "adapter_model.safetensors"))
+            return save_pretrained(save_directory, path_initial_model_for_weight_conversion=str(initial_dir), **kwargs)
+
+    model.save_pretrained = save_converted
 
 
 ATTENTION_PROJECTIONS = "q_proj,k_proj,v_proj,o_proj"

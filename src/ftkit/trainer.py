@@ -52,7 +52,8 @@ def move(batch: dict, device) -> dict:
 
 def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumulation, epochs, max_steps,
           max_grad_norm, weight_decay, pad_token_id, device, seed, min_learning_rate_ratio=0.0, log=print,
-          loss_fn=label_token_loss_sum, after_step=None, checkpoint=None, on_step=None, processes=None):
+          loss_fn=label_token_loss_sum, after_step=None, checkpoint=None, on_step=None, processes=None,
+          loraplus_lr_ratio=0.0):
     """Train `model` (its trainable parameters) on `micro_batches` (lists of rows from `make_micro_batches`).
 
     `loss_fn(model, batch)` returns (loss summed over label tokens, label tokens) and optionally a dict of
@@ -65,13 +66,15 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     `processes` (ftkit.distributed; one process when not given): under `accelerate launch`, each optimizer
     step is `gradient_accumulation` micro-batches from each of the processes, and only rank 0 shows progress,
     calls `after_step` / `on_step` and saves checkpoints; its decision to stop early is shared with the others.
+    `loraplus_lr_ratio` above 0 trains the LoRA B matrices at that multiple of the learning rate (LoRA+, see
+    `make_optimizer`); the logged learning rate stays that of A.
     """
     from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
     processes = processes or Processes()  # one process unless the caller passes those `accelerate launch` started
     step_size = gradient_accumulation * processes.world_size  # micro-batches per optimizer step, all processes
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    optimizer = make_optimizer(model, trainable, learning_rate, weight_decay, loraplus_lr_ratio)
     total_steps = plan_steps(len(micro_batches), step_size, epochs, max_steps)
     scheduler = get_cosine_with_min_lr_schedule_with_warmup(
         optimizer,
@@ -140,6 +143,42 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)
     write_weights_checksum(model, processes, result.steps)
     return result
+
+
+def make_optimizer(model, trainable, learning_rate, weight_decay, loraplus_lr_ratio=0.0):
+    """AdamW on the trainable parameters; with `loraplus_lr_ratio` > 0, peft's LoRA+ optimizer (Hayou et al.,
+    2024): the same AdamW, with B (and one-dimensional parameters such as DoRA's magnitudes) in parameter groups
+    at `loraplus_lr_ratio` times the learning rate. The schedule scales every group alike, so the ratio holds."""
+    if not loraplus_lr_ratio:
+        return torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    from peft.optimizers import create_loraplus_optimizer
+
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=learning_rate, loraplus_lr_ratio=loraplus_lr_ratio,
+                                     weight_decay=weight_decay, loraplus_weight_decay=weight_decay)
+
+
+@contextlib.contextmanager
+def neftune_noise(model, noise_alpha: float):
+    """NEFTune (Jain et al., 2023) inside the `with` block: uniform noise in [-a, a], a = alpha / sqrt(L * d)
+    (L tokens of the row, d the hidden size), added to the input embeddings in training mode only, as
+    transformers' Trainer and TRL do it (a forward hook on the embedding layer). Evaluation and generation run
+    the model in eval mode, so they see no noise; the hook is removed on leaving, before anything is saved.
+    `noise_alpha` 0 adds nothing."""
+    if not noise_alpha:
+        yield
+        return
+
+    def add_noise(module, inputs, output):
+        if not module.training:
+            return output
+        magnitude = noise_alpha / math.sqrt(output.size(-2) * output.size(-1))
+        return output + torch.zeros_like(output).uniform_(-magnitude, magnitude)
+
+    handle = model.get_input_embeddings().register_forward_hook(add_noise)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def optimizer_steps(micro_batches, gradient_accumulation, rng):
