@@ -342,6 +342,8 @@ def data_section(info: RunInfo) -> list[str]:
     lines = ["## Task and data", ""]
     if system == EXTRACTION_SYSTEM_PROMPT:
         lines.append(BUNDLED_TASK)
+    elif not info.data:
+        lines.append("Not recorded: the adapter folder has no run.json naming its data.")
     else:
         lines.append("Supervised fine-tuning on the data below (loss on the assistant's answers"
                      + (", and on the prompts too" if info.settings.get("train_on_all_tokens") else "") + ").")
@@ -399,8 +401,12 @@ def settings_section(info: RunInfo) -> list[str]:
                 if s.get(key) not in (None, False, "", 0, 0.0, "default")]
     if variants:
         rows.append(("also", ", ".join(f"--{key} {value}" for key, value in variants)))
+    if not s:  # an adapter not trained by the kit: only what adapter_config.json says
+        rows = rows[:2]
     lines = ["## Training", "", "| setting | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in rows]
+    if not s:
+        lines += ["", "The other settings are not recorded (the adapter folder has no run.json)."]
     return lines + [""]
 
 
@@ -599,7 +605,7 @@ def gguf_card_text(adapter_dir: str | Path, gguf_path: str | Path, gguf_type: st
     body.append(f"llama-cli -m {gguf_path.name} --jinja --temp 0" + (f" -sys {json.dumps(system, ensure_ascii=False)}" if system else ""))
     body += ["```", ""]
     if system:
-        body += [f"System prompt it was trained on (the Modelfile sets it): `{system}`", ""]
+        body += [f"System prompt (the Modelfile's SYSTEM, used when a request brings none): `{system}`", ""]
     body += base_section(info) + data_section(info) + settings_section(info) + results_section(info, with_picture=False)
     body += licence_section(info, "This file") + provenance_section(info)
     return finish_card(metadata_yaml(info, "gguf", ("gguf",)), body)
