@@ -195,6 +195,8 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         if final["validation_loss"] is not None and not validation_points:
             validation_points = [(result.steps, final["validation_loss"])]
         save_loss_curve(result.history, run.path / "loss_curve.png", validation_points, title=run.name)
+        from ftkit.model_card import write_model_card
+        write_model_card(run.path, run.name)  # README.md: the model card, over peft's empty template
         tracker.log_results(metrics)
         for name in ("loss_curve.png", "config.yml", "train_metrics.json"):
             tracker.log_artifact(run.path / name)
