@@ -387,7 +387,9 @@ def settings_section(info: RunInfo) -> list[str]:
                           f"{s.get('warmup_ratio')} warmup; AdamW, weight decay {s.get('weight_decay')}, "
                           f"gradient clipping {s.get('max_grad_norm')}"),
         ("schedule", f"{schedule}: {m.get('optimizer_steps', 'n/a')} optimizer steps"
-                     + (f", adapter of step {m['kept']['step']} kept (--keep {m['kept']['which']})" if m.get("kept") else "")),
+                     + (f", adapter of step {m['kept']['step']} kept (--keep {m['kept']['which']}"
+                        + (f", by {s.get('metric_for_best') or 'validation_loss'}" if m["kept"].get("which") == "best" else "")
+                        + ")" if m.get("kept") else "")),
         ("batch", f"{micro} tokens per micro-batch x {s.get('gradient_accumulation')} accumulation x "
                   f"{m.get('processes', 1)} process(es) = {m.get('effective_batch_tokens', 'n/a')} tokens per step; "
                   f"rows of up to {s.get('max_seq_len')} tokens, " + ("packed" if s.get("packing", True) else "padded")),
@@ -396,7 +398,7 @@ def settings_section(info: RunInfo) -> list[str]:
         ("seed", s.get("seed")),
     ]
     variants = [(key, s[key]) for key in ("use_dora", "use_rslora", "lora_init", "loraplus_lr_ratio", "neftune_noise_alpha",
-                                          "metric_for_best", "early_stopping_patience", "eval_every", "eval_generate",
+                                          "early_stopping_patience", "eval_every", "eval_generate",
                                           "distill_lambda", "distill_temperature", "rehearsal_ratio")
                 if s.get(key) not in (None, False, "", 0, 0.0, "default")]
     if variants:
