@@ -557,7 +557,12 @@ def write_model_card(run_dir: str | Path, name: str | None = None) -> Path:
 
 def refresh_model_card(run_dir: str | Path) -> Path | None:
     """Write the card of a finished run again (after `v1_000_eval.py` added metrics.json, say). A README.md that the
-    kit did not write (no mark of the kit or of peft's template) is left as it is: returns None then."""
+    kit did not write (no mark of the kit or of peft's template) is left as it is, and so is a folder that holds
+    no adapter (the ginza baseline's results, say): returns None then."""
+    from .runs import ADAPTER_FILE
+
+    if not (Path(run_dir) / ADAPTER_FILE).is_file():
+        return None
     path = Path(run_dir) / CARD_FILE
     if path.is_file():
         existing = path.read_text(encoding="utf-8", errors="replace")

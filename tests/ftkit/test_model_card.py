@@ -131,6 +131,7 @@ def test_refresh_adds_an_evaluation_and_leaves_a_handwritten_readme_alone(tiny_r
     (copy / CARD_FILE).write_text("# My own card\n", encoding="utf-8")
     assert refresh_model_card(copy) is None
     assert (copy / CARD_FILE).read_text(encoding="utf-8") == "# My own card\n"
+    assert refresh_model_card(tmp_path) is None and not (tmp_path / CARD_FILE).exists()  # no adapter there
 
 
 def test_merged_model_gets_its_own_card(tiny_run, tmp_path):
