@@ -4,13 +4,17 @@ Run:
     python src/v1_000_sweep.py --grid "learning_rate=5e-5,1e-4,2e-4 lora_r=16,32"
     python src/v1_000_sweep.py --sweep_file src/configs/sweep_lr_rank.yml --random 4
     python src/v1_000_sweep.py --grid "learning_rate=1e-4,5e-4" --metric name_set_f1 --base_config run.yml
+    python src/v1_000_sweep.py --sweep_file src/configs/sweep_lora_variants.yml --metric name_set_f1
 
 Each point is a normal run of --script (default: v1_000_lora_finetune.py), started as its own process with a
 config file made of --base_config, the sweep file's `base:` settings and the point's values, one after the
-other (one per GPU at a time when there are several). Runs go to src/output/<date-time>_sweep/runs/. After
-each run the sweep folder gets sweep.md and sweep.csv (runs ranked by --metric: validation_loss, lower is
-better, or a generation metric such as name_set_f1, higher is better, which needs eval_generate in the run
-settings) and loss_curves.png. A failed run is listed with its error and the sweep goes on; Ctrl-C stops after
+other (one per GPU at a time when there are several). A sweep file may list `points:` (each a mapping of
+settings: one run each, such as one LoRA variant per point) instead of, or besides, a `grid:` (every point is
+then run with every grid combination). Runs go to src/output/<date-time>_sweep/runs/. After each run the sweep
+folder gets sweep.md and sweep.csv (runs ranked by --metric, the names --metric_for_best of the training script
+takes: validation_loss, or a generation metric such as name_set_f1, which needs eval_generate in the run
+settings; final_train_loss too; lower or higher is better inferred from the name as there, or
+--greater_is_better) and loss_curves.png. A failed run is listed with its error and the sweep goes on; Ctrl-C stops after
 saving the table of the finished runs. The config path of the best run is printed at the end.
 """
 
@@ -26,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Optional
 
 from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
 from ftkit.data import read_text_file
@@ -33,6 +38,10 @@ from ftkit.errors import KitError, exit_on_user_error
 from ftkit.reporting import save_sweep_curves
 from ftkit.runs import finished_runs, write_text_atomic
 from ftkit.settings import check_type, parse_settings, read_config
+from ftkit.validation import SELECTION_METRICS, check_metric, greater_is_better_for, is_generation_metric
+
+# What --metric ranks by: the names --metric_for_best takes, and the final train loss.
+SWEEP_METRICS = (*SELECTION_METRICS, "final_train_loss")
 
 
 @dataclass
@@ -42,7 +51,8 @@ class Settings:
     base_config: str = field(default="", metadata={"help": "YAML config of the training script, shared by every run"})
     script: str = field(default=str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), metadata={"help": "training script to run"})
     random: int = field(default=0, metadata={"help": "run N points drawn from the grid instead of all of it (0: all)"})
-    metric: str = field(default="validation_loss", metadata={"help": "ranking measure: validation_loss or a generation metric (name_set_f1, ...)"})
+    metric: str = field(default="validation_loss", metadata={"help": "ranking measure: validation_loss, final_train_loss or a generation metric (name_set_f1, ...; needs eval_generate in the run settings), as --metric_for_best of the training script"})
+    greater_is_better: Optional[bool] = field(default=None, metadata={"help": "true | false: whether a larger --metric ranks higher (default: inferred from the name; losses, error and false-positive rates lower, the rest higher)"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "the sweep folder is made here"})
     seed: int = field(default=0, metadata={"help": "seed of --random"})
 
@@ -75,11 +85,16 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
             raise KitError(f"{where}: malformed YAML: {getattr(error, 'problem', None) or error}") from None
         if not isinstance(content, dict):
             raise KitError(f"{settings.sweep_file}: expected a mapping with 'grid' (and 'base'), got {type(content).__name__}")
-        unknown = set(content) - {"base", "grid"}
+        unknown = set(content) - {"base", "grid", "points"}
         if unknown:
-            raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; expected 'base' and 'grid'")
+            raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; expected 'base', 'grid' and 'points'")
         base = dict(content.get("base") or {})
         grid = {name: values if isinstance(values, list) else [values] for name, values in (content.get("grid") or {}).items()}
+        points = content.get("points") or []
+        if not isinstance(points, list) or not all(isinstance(point, dict) or point is None for point in points):
+            raise KitError(f"{settings.sweep_file}: 'points' should be a list of mappings of settings (one run each)")
+        if points:  # one axis whose values are whole sets of settings
+            grid = {POINTS: [dict(point or {}) for point in points], **grid}
     for item in settings.grid.replace(";", " ").split():
         name, _, values = item.partition("=")
         if not values:
@@ -89,13 +104,40 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
         raise KitError("nothing to sweep: give --grid 'name=v1,v2' or a --sweep_file with a grid")
     known = {f.name: f for f in fields(settings_class)}
     source = settings.sweep_file or "--grid"
-    for name in [*base, *grid]:
+    point_names = [name for point in grid.get(POINTS, []) for name in point]
+    for name in [*base, *point_names, *(name for name in grid if name != POINTS)]:
         if name not in known:
             raise KitError(f"{source}: unknown setting '{name}' for {Path(settings.script).name}")
     # Checked and converted as the script will read them (YAML reads 5e-4 as text, say).
     base = {name: check_type(value, known[name], source) for name, value in base.items()}
-    grid = {name: [check_type(value, known[name], source) for value in values] for name, values in grid.items()}
+    grid = {name: [{key: check_type(value, known[key], source) for key, value in point.items()} for point in values]
+            if name == POINTS else [check_type(value, known[name], source) for value in values] for name, values in grid.items()}
     return base, grid
+
+
+POINTS = "points"  # the grid axis of a sweep file's `points:` list
+
+
+def flat(point: dict) -> dict:
+    """A grid point with its `points:` entry (a mapping of settings) spread out among the other settings."""
+    return {**point.get(POINTS, {}), **{key: value for key, value in point.items() if key != POINTS}}
+
+
+def columns_of(grid: dict) -> list:
+    """The settings the table shows, one column each: the grid's names, with those of the points' mappings."""
+    names = [name for point in grid.get(POINTS, []) for name in point]
+    return list(dict.fromkeys([*names, *(name for name in grid if name != POINTS)]))
+
+
+def check_sweep_metric(settings: Settings, base: dict, grid: dict) -> None:
+    """--metric is one the runs measure: one line before any run starts."""
+    check_metric(settings.metric, "metric", known=SWEEP_METRICS)
+    if is_generation_metric(settings.metric):
+        values = [point.get("eval_generate", base.get("eval_generate", 0)) for point in grid.get(POINTS, [{}])]
+        values += grid.get("eval_generate", [])
+        if not any(isinstance(value, int) and value > 0 for value in values):
+            raise KitError(f"--metric {settings.metric} needs eval_generate N in the run settings (base: or the grid), "
+                           "so that the runs measure it")
 
 
 def grid_points(grid: dict, count: int, seed: int) -> list[dict]:
@@ -106,8 +148,10 @@ def grid_points(grid: dict, count: int, seed: int) -> list[dict]:
 
 
 def point_name(index: int, point: dict) -> str:
-    short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout"}
-    return f"{index:02d}_" + "_".join(f"{short.get(k, k)}{v}" for k, v in point.items())
+    short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "use_dora": "dora",
+             "use_rslora": "rslora", "lora_init": "init-", "loraplus_lr_ratio": "loraplus", "neftune_noise_alpha": "neftune"}
+    shown = lambda key, value: short.get(key, key) if value is True else f"{short.get(key, key)}{value}"
+    return f"{index:02d}_" + ("_".join(shown(k, v) for k, v in flat(point).items()) or "plain")
 
 
 def launch(settings: Settings, config_path: Path, log_path: Path, gpu: str | None, sweep_dir: Path):
@@ -133,32 +177,36 @@ def outcome(run_root: Path, log_path: Path, returncode: int, metric: str) -> dic
     if value is None:
         value = (metrics.get("generation_metrics") or {}).get(metric)
     return {"status": "ok", metric: value, "validation_loss": metrics["validation_loss"],
-            "final_train_loss": metrics["final_train_loss"], "run_dir": str(run_dir),
+            "final_train_loss": metrics["final_train_loss"], "train_seconds": metrics.get("train_seconds"),
+            "run_dir": str(run_dir),
             "config": str(run_dir / "config.yml"), "history": metrics["history"],
             "validation_points": [(p["step"], p["validation_loss"]) for p in metrics.get("validation_during_training") or []]}
 
 
-def ranked(results: list[dict], metric: str) -> list[dict]:
-    lower_is_better = "loss" in metric
+def ranked(results: list[dict], metric: str, greater_is_better: bool | None = None) -> list[dict]:
+    """Finished runs with a value of `metric`, best first (the direction inferred from the name unless given),
+    then the others."""
+    greater = greater_is_better_for(metric, greater_is_better)
     scored = [r for r in results if r["status"] == "ok" and r.get(metric) is not None]
-    scored.sort(key=lambda r: r[metric] if lower_is_better else -r[metric])
+    scored.sort(key=lambda r: -r[metric] if greater else r[metric])
     return scored + [r for r in results if r not in scored]
 
 
-def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str) -> None:
-    columns = ["rank", "name", *grid, "status", metric, "validation_loss", "final_train_loss", "config", "error"]
+def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, greater_is_better: bool | None = None) -> None:
+    measured = list(dict.fromkeys([metric, "validation_loss", "final_train_loss", "train_seconds"]))
+    columns = ["rank", "name", *columns_of(grid), "status", *measured, "config", "error"]
     rows = []
-    for rank, result in enumerate(ranked(results, metric), start=1):
+    for rank, result in enumerate(ranked(results, metric, greater_is_better), start=1):
         ok = result["status"] == "ok" and result.get(metric) is not None
-        rows.append({"rank": rank if ok else "", "name": result["name"], **result["point"], "status": result["status"],
-                     **{key: result.get(key, "") for key in (metric, "validation_loss", "final_train_loss", "config", "error")}})
+        rows.append({"rank": rank if ok else "", "name": result["name"], **flat(result["point"]), "status": result["status"],
+                     **{key: result.get(key, "") for key in (*measured, "config", "error")}})
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(sweep_dir / "sweep.csv", buffer.getvalue())
     shown = lambda value: f"{value:.4f}" if isinstance(value, float) else str(value)
-    lines = [f"Ranked by {metric} ({'lower' if 'loss' in metric else 'higher'} is better).", "",
+    lines = [f"Ranked by {metric} ({'higher' if greater_is_better_for(metric, greater_is_better) else 'lower'} is better).", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(shown(row.get(c, "")) for c in columns) + " |" for row in rows]
     write_text_atomic(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
@@ -173,10 +221,11 @@ def main(settings: Settings):
     base = read_config(settings.base_config, settings_class) if settings.base_config else {}
     file_base, grid = read_grid(settings, settings_class)
     base.update(file_base)
+    check_sweep_metric(settings, base, grid)
     points = grid_points(grid, settings.random, settings.seed)
     sweep_dir = Path(settings.output_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}_sweep"
     sweep_dir.mkdir(parents=True)
-    print(f"[sweep] {len(points)} runs of {Path(settings.script).name} over {', '.join(grid)} -> {sweep_dir}")
+    print(f"[sweep] {len(points)} runs of {Path(settings.script).name} over {', '.join(columns_of(grid))} -> {sweep_dir}")
 
     gpus = gpu_ids()
     pending = list(enumerate(points, start=1))
@@ -188,7 +237,7 @@ def main(settings: Settings):
                 name = point_name(index, point)
                 run_root = sweep_dir / "runs" / name
                 run_root.mkdir(parents=True)
-                config = {**base, **point, "output_dir": str(run_root), "run_name": name}
+                config = {**base, **flat(point), "output_dir": str(run_root), "run_name": name}
                 if "tracking_experiment" in {f.name for f in fields(settings_class)}:
                     config["tracking_experiment"] = sweep_dir.name  # one experiment: the runs side by side
                 config_path = run_root / "sweep_point.yml"
@@ -204,7 +253,7 @@ def main(settings: Settings):
                 results.append(result)
                 shown = f"{settings.metric} {result.get(settings.metric)}" if result["status"] == "ok" else f"failed: {result['error']}"
                 print(f"[sweep] run {index} {name}: {shown}")
-                write_tables(sweep_dir, results, grid, settings.metric)
+                write_tables(sweep_dir, results, grid, settings.metric, settings.greater_is_better)
             time.sleep(0.5)
     except KeyboardInterrupt:
         for process, (*_, log) in running.items():
@@ -212,11 +261,11 @@ def main(settings: Settings):
             process.wait()
             log.close()
         if results:
-            write_tables(sweep_dir, results, grid, settings.metric)
+            write_tables(sweep_dir, results, grid, settings.metric, settings.greater_is_better)
         print(f"[sweep] stopped; the table of the {len(results)} finished runs is in {sweep_dir}")
         raise
 
-    best = ranked(results, settings.metric)[0] if results else None
+    best = ranked(results, settings.metric, settings.greater_is_better)[0] if results else None
     print(f"[sweep] table: {sweep_dir / 'sweep.md'}; curves: {sweep_dir / 'loss_curves.png'}")
     if best and best["status"] == "ok" and best.get(settings.metric) is not None:
         print(f"[sweep] best by {settings.metric}: {best['name']} ({best[settings.metric]:.4f}); repeat it with:\n"
