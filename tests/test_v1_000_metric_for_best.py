@@ -143,7 +143,7 @@ def test_the_sweep_ranks_with_the_same_inference():
 
 
 @pytest.mark.parametrize("metric, base, message", [
-    ("name_f1", {}, "--metric is 'name_f1', expected validation_loss or a generation metric:"),
+    ("name_f1", {}, "--metric is 'name_f1', expected validation_loss, final_train_loss or a generation metric:"),
     ("name_set_f1", {}, "--metric name_set_f1 needs eval_generate N in the run settings"),
 ])
 def test_the_sweep_refuses_a_metric_its_runs_do_not_measure_before_any_run(tmp_path, capsys, metric, base, message):

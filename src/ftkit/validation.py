@@ -36,8 +36,9 @@ def greater_is_better_for(metric: str, override: bool | None = None) -> bool:
 def check_metric(metric: str, option: str = "metric_for_best", known=SELECTION_METRICS) -> str:
     """`metric` when it is one the kit measures, else a one-line KitError naming the choices."""
     if metric not in known:
-        raise KitError(f"--{option} is '{metric}', expected validation_loss or a generation metric: "
-                       f"{', '.join(name for name in known if name != 'validation_loss')}")
+        losses = ", ".join(name for name in known if name not in GENERATION_METRICS)
+        raise KitError(f"--{option} is '{metric}', expected {losses} or a generation metric: "
+                       f"{', '.join(name for name in known if name in GENERATION_METRICS)}")
     return metric
 
 
