@@ -28,6 +28,7 @@ from ftkit.extraction_metrics import extraction_metrics
 from ftkit.ginza_baseline import INSTALL_HINT, ginza_answers, ginza_missing
 from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import load_for_inference, pick_device
+from ftkit.model_card import refresh_model_card
 from ftkit.runs import adapter_base_model, finished_runs, resolve_adapter, update_json, write_text_atomic
 from ftkit.settings import parse_settings
 
@@ -132,6 +133,7 @@ def main(settings: Settings):
     table = markdown_table(columns, f"{stem} ({len(references)} samples)")
     print(table)
     update_json(adapter_dir / "metrics.json", stem, {"eval_file": settings.eval_file, **columns})
+    refresh_model_card(adapter_dir)  # the run's README.md lists every evaluation; a no-op without an adapter
     write_text_atomic(adapter_dir / f"metrics_{stem}.md", table)
     rows = [json.dumps({"reference": ref, **{w: predictions[w][i] for w in which_models}}, ensure_ascii=False)
             for i, ref in enumerate(references)]

@@ -254,7 +254,8 @@ def test_hub_upload_sends_only_model_files_and_asks_before_an_existing_repo(tmp_
     push_to_hub(folder, "me/new-model")
     [upload] = FakeHub.uploads
     assert upload["allow_patterns"] == ["README.md", "adapter_config.json", "adapter_model.safetensors",
-                                        "chat_template.jinja", "tokenizer.json", "tokenizer_config.json"]
+                                        "chat_template.jinja", "loss_curve.png", "tokenizer.json",
+                                        "tokenizer_config.json"]
 
     monkeypatch.setattr(FakeHub, "existing", True)
     with pytest.raises(KitError, match="'me/old-model' already exists; nothing was uploaded.*--push_to_existing"):

@@ -20,7 +20,10 @@ Plain functions grouped by concern:
   extraction_metrics  metrics of the bundled extraction task
   task         the bundled extraction task's system prompt
   merging      an adapter merged into its base model, saved as a standalone model (and pushed to the Hub)
-  gguf_export  a merged model written as a GGUF file for llama.cpp-based tools
+  gguf_export  a merged model written as a GGUF file for llama.cpp-based tools (and its Ollama Modelfile)
+  model_card   model cards (README.md) of runs, merged models and GGUF files
+  compiling    torch.compile of the decoder layers for training, with a fallback to eager
+  ginza_baseline  the off-the-shelf spaCy NER (GiNZA) column of v1_000_eval.py
   notebook     what the notebook v1_000_finetune.ipynb needs around training (live plot, data preview, input box)
   redaction    secrets (passwords in URLs, tokens) masked wherever the kit prints, logs, tracks or writes
 

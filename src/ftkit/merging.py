@@ -77,6 +77,7 @@ MODEL_FILE_PATTERNS = (
     "model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", "tokenizer.json",
     "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "chat_template.jinja",
     "chat_template.json", "vocab.json", "merges.txt", "README.md",
+    "loss_curve.png",  # the model card shows it
 )
 
 

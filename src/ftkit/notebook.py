@@ -245,6 +245,9 @@ def publish_final(run_dir: str | Path, project_dir: str | Path) -> Path:
         version += 1
         final = project_dir / f"final-{version}"
     run_dir.rename(final)
+    from .model_card import refresh_model_card
+
+    refresh_model_card(final)  # the card names the folder it now lives in
     return final
 
 
