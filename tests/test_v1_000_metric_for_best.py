@@ -46,19 +46,20 @@ def test_the_direction_is_inferred_from_the_name(metric, greater):
 
 def test_keep_best_keeps_the_adapter_of_the_best_f1_not_of_the_lowest_loss(tiny_model_dirs, tiny_data, tmp_path,
                                                                            monkeypatch, capsys):
-    scripted_generation_metrics(monkeypatch, [0.2, 0.9, 0.5, 0.1])
+    # The best F1 at the first evaluation, whose loss (after one step) is the highest of the run.
+    scripted_generation_metrics(monkeypatch, [0.9, 0.2, 0.5, 0.1])
     train, validation = tiny_data
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=4,
                                          eval_every=1, eval_generate=1, keep="best", metric_for_best="name_set_f1"))
     metrics = metrics_of(run_dir)
     points = metrics["validation_during_training"]
-    assert [p["name_set_f1"] for p in points] == [0.2, 0.9, 0.5, 0.1]
-    assert min(points, key=lambda p: p["validation_loss"])["step"] != 2  # the loss alone would keep another
-    assert metrics["kept"] == {"which": "best", "step": 2, "metric": "name_set_f1", "greater_is_better": True}
+    assert [p["name_set_f1"] for p in points] == [0.9, 0.2, 0.5, 0.1]
+    assert min(points, key=lambda p: p["validation_loss"])["step"] != 1  # the loss alone would keep another
+    assert metrics["kept"] == {"which": "best", "step": 1, "metric": "name_set_f1", "greater_is_better": True}
     assert metrics["generation_metrics"]["name_set_f1"] == 0.9  # the numbers of the saved adapter
-    assert metrics["validation_loss"] == pytest.approx(points[1]["validation_loss"], abs=1e-6)
+    assert metrics["validation_loss"] == pytest.approx(points[0]["validation_loss"], abs=1e-6)
     out = capsys.readouterr().out
-    assert "(best name_set_f1 0.9000 at step 2)" in out and "--keep best by name_set_f1" in out
+    assert "(best name_set_f1 0.9000 at step 1)" in out and "--keep best by name_set_f1" in out
 
 
 def test_greater_is_better_false_turns_the_choice_around(tiny_model_dirs, tiny_data, tmp_path, monkeypatch):
