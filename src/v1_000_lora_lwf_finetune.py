@@ -42,6 +42,10 @@ def main(settings: Settings):
     check_number(settings.distill_lambda, "distill_lambda", minimum=0, meaning="weight of the KL term")
     check_number(settings.distill_temperature, "distill_temperature", above=0)
     check_number(settings.rehearsal_ratio, "rehearsal_ratio", minimum=0, below=1, meaning="a share of the training mix")
+    if settings.lora_init.startswith(("pissa", "olora")):
+        # The teacher is the model with its adapter switched off; these inits change the base weights themselves.
+        raise KitError(f"--lora_init {settings.lora_init} changes the base weights, so the adapter-off teacher of LwF "
+                       "would not be the base model; use the default init (or gaussian) here")
     rehearsal = load_samples(settings.rehearsal_file) if settings.rehearsal_file and settings.rehearsal_ratio > 0 else []
 
     def add_rehearsal(task_samples):

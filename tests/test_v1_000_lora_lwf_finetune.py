@@ -162,6 +162,17 @@ def test_lwf_script_rejects_a_bad_setting(tiny_model_dirs, tiny_data, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("init", ["pissa", "olora"])
+def test_lwf_refuses_an_init_that_changes_the_base_its_teacher_is(tiny_model_dirs, tiny_data, tmp_path, capsys, init):
+    train, validation = tiny_data
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+                            output_dir=str(tmp_path / "out"), lora_init=init)
+    with pytest.raises(SystemExit) as exit_info:
+        lwf.main(settings)
+    assert exit_info.value.code == 2 and f"--lora_init {init} changes the base weights" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_compare_script_trains_both_and_reports_forgetting(tiny_model_dirs, tiny_data, tmp_path):
     train, validation = tiny_data
     general = tiny_general_file(tmp_path)
