@@ -99,7 +99,7 @@ class Settings:
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
     device: str = field(default="auto", metadata={"help": "auto | cuda | cpu"})
-    compile: str = field(default="auto", metadata={"help": "auto | true | false: torch.compile the decoder layers (about a minute at the start, then about 1.35x the speed on a CPU; auto: runs of 60+ steps on a model of 50M+ parameters, one process, not QLoRA; falls back to eager when compiling fails)"})
+    compile: str = field(default="auto", metadata={"help": "auto | true | false: torch.compile the decoder layers (about half a minute to a minute at the start, then about 1.2x the speed on a CPU; auto: runs of 60+ steps on a model of 50M+ parameters, one process, not QLoRA; falls back to eager when compiling fails)"})
     gradient_checkpointing: Optional[bool] = field(default=None, metadata={"help": "recompute activations in the backward pass to save memory (default: only when the estimated activations crowd the free memory)"})
 
 

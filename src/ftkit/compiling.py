@@ -2,8 +2,8 @@
 
 Why: on a CPU most of a LoRA step that is not a matrix product is element-wise work (RMSNorm in fp32, casts
 between bf16 and the fp32 LoRA weights, rotary embeddings, LoRA scaling, GELU), each op a pass over memory;
-inductor fuses them. Measured on the default run (2-core Xeon, bf16): about 1.35x the tokens/s of eager mode,
-for about a minute of compiling at the start. So `--compile auto` compiles only runs long enough to gain from it.
+inductor fuses them. Measured on the default run (2-core Xeon, bf16): about 1.2x the tokens/s of eager mode,
+for half a minute to a minute of compiling at the start. So `--compile auto` compiles only runs long enough to gain from it.
 
 Each decoder layer is compiled on its own (`nn.Module.compile`): the layers share one code object, so inductor
 compiles one graph per layer kind and reuses it, and the embedding, the mask building and the chunked loss head
