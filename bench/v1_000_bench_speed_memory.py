@@ -12,10 +12,10 @@ rate schedule and data, and take the same number of optimizer steps holding abou
   trl_packed  the same with TRL's strongest setting for a CPU: packing=True, padding_free=True (packed rows of
               512 tokens, no padding, position ids restarting at each sample);
   ours        ftkit's trainer as the default run trains: packed rows of 512 tokens, loss head on label tokens
-              only in chunks, --precision auto, torch.compile of the decoder layers (its compile time is shown
-              apart and left out of tokens/s, as in the default run); gradient accumulation set so that a
-              step holds as many samples as TRL's;
-  ours_fp32   the same in fp32 (what a CPU without bf16 units trains in).
+              only in chunks, --precision auto, in bf16 torch.compile of the decoder layers (its compile time
+              is shown apart and left out of tokens/s, as in the default run); gradient accumulation set so
+              that a step holds as many samples as TRL's;
+  ours_fp32   the same in fp32, uncompiled as --compile auto leaves it (what a CPU without bf16 units trains).
 The TRL runs train in the precision --precision auto chooses too. Each run is a child process, so the peak
 resident memory of one does not hide the other's. Printed and written to bench/results/ (JSON, Markdown and a
 bar chart): non-padding tokens/s, peak memory, the validation loss of every adapter (the same function on the
@@ -168,6 +168,8 @@ def packed_rows_per_step(tokenizer, train_samples) -> tuple[int, float]:
 
 def run_ours(args, precision="auto"):
     """ftkit's trainer as the default run trains (packing, 512-token micro-batches, compiled decoder layers)."""
+    import torch
+
     from ftkit.compiling import compile_with_fallback
     from ftkit.formatting import collate, encode_all, make_token_micro_batches
     from ftkit.loss import label_token_loss_sum
@@ -190,8 +192,8 @@ def run_ours(args, precision="auto"):
         loss_sum, label_tokens = label_token_loss_sum(model, move(collate(rows, tokenizer.pad_token_id, WIDTH_MULTIPLE), device))
         (loss_sum / label_tokens).backward()
 
-    started = time.perf_counter()  # as the script does for a long run: compiled before the timed steps
-    compiled = compile_with_fallback(model, micro_batches[:2], forward_backward)
+    started = time.perf_counter()  # as the script's --compile auto does for a long run: bf16 compiled before the steps
+    compiled = dtype == torch.bfloat16 and compile_with_fallback(model, micro_batches[:2], forward_backward)
     compile_seconds = time.perf_counter() - started
     result = train(model, micro_batches, learning_rate=args.learning_rate, warmup_ratio=0.1,
                    gradient_accumulation=accumulation, epochs=1, max_steps=args.steps, max_grad_norm=1.0,

@@ -99,7 +99,7 @@ class Settings:
     qlora: bool = field(default=False, metadata={"help": "load the base model in 4-bit NF4 with double quantization (bitsandbytes)"})
     precision: str = field(default="auto", metadata={"help": "auto | bf16 | fp32 (auto: bf16 where the GPU/CPU runs it fast, else fp32; never fp16)"})
     device: str = field(default="auto", metadata={"help": "auto | cuda | cpu"})
-    compile: str = field(default="auto", metadata={"help": "auto | true | false: torch.compile the decoder layers (about half a minute to a minute at the start, then about 1.2x the speed on a CPU; auto: runs of 60+ steps on a model of 50M+ parameters, one process, not QLoRA; falls back to eager when compiling fails)"})
+    compile: str = field(default="auto", metadata={"help": "auto | true | false: torch.compile the decoder layers (about half a minute to a minute at the start, then about 1.2x the speed on a CPU; auto: bf16 runs of 60+ steps on a model of 50M+ parameters, one process, not QLoRA; falls back to eager when compiling fails)"})
     gradient_checkpointing: Optional[bool] = field(default=None, metadata={"help": "recompute activations in the backward pass to save memory (default: only when the estimated activations crowd the free memory)"})
 
 
@@ -433,7 +433,7 @@ def compile_for_training(settings: Settings, model, data, device, tokenizer, los
     planned = plan_steps(len(data.train_batches), settings.gradient_accumulation * processes.world_size,
                          settings.epochs, settings.max_steps)
     if not should_compile(settings.compile, planned_steps=planned, parameters=count_parameters(model)[1],
-                          qlora=settings.qlora, processes=processes.world_size):
+                          qlora=settings.qlora, processes=processes.world_size, bf16=settings.precision == "bf16"):
         return False
     started = time.time()
     widths = {}

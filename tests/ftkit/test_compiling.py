@@ -15,6 +15,7 @@ def test_auto_compiles_only_long_single_process_runs_of_real_sized_models():
     assert not should_compile("auto", **{**big, "parameters": 5_000_000})
     assert not should_compile("auto", **{**big, "qlora": True})
     assert not should_compile("auto", **{**big, "processes": 2})
+    assert not should_compile("auto", **{**big, "bf16": False})  # compiled fp32 steps were measured no faster
     assert should_compile("true", **{**big, "planned_steps": 1})
     assert not should_compile("false", **big)
 
