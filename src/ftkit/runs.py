@@ -119,19 +119,19 @@ def sync_tree(folder: Path) -> None:
     """fsync every file in `folder` (and the folder), so that a rename after it never points at lost data."""
     for path in sorted(Path(folder).rglob("*")):
         if path.is_file() and not path.is_symlink():
-            with contextlib.suppress(OSError):
-                descriptor = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(descriptor)
-                finally:
-                    os.close(descriptor)
+            fsync_path(path)
     sync_directory(folder)
 
 
 def sync_directory(folder: Path) -> None:
     """fsync a directory, so that the names in it (a rename, a new file) survive a power cut. Best effort."""
+    fsync_path(folder)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync one file or directory, opened read-only. Best effort: a file system that refuses it is left as it is."""
     with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY)
         try:
             os.fsync(descriptor)
         finally:

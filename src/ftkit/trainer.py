@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .compiling import eager
 from .distributed import Processes, write_weights_checksum
 from .errors import KitError
 from .formatting import IGNORE_INDEX, collate, row_length
@@ -299,8 +300,6 @@ def free_memory() -> None:
 @torch.no_grad()
 def evaluate_loss(model, micro_batches, pad_token_id, device) -> float:
     """Mean loss per label token over all `micro_batches`."""
-    from .compiling import eager
-
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
