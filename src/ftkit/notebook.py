@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .base_model import HUB_ID
-from .data import is_json_array_file, read_text_file
+from .data import read_records, read_text_file
 from .errors import KitError, first_line, one_line
 from .formatting import IGNORE_INDEX, encode_sample
 from .runs import ADAPTER_FILE, INCOMPLETE_PREFIX, run_order_key
@@ -60,23 +60,8 @@ def read_rows(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise KitError(f"data file not found: {path} (give a local .jsonl / .json file or a Hub id 'owner/name')")
-    raw = read_text_file(path)  # UTF-8 (a byte-order mark is fine); another encoding is one line naming the line
-    if is_json_array_file(path, raw):
-        try:
-            rows = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise KitError(f"{path}:{error.lineno}: malformed JSON: {error.msg}") from None
-        if not isinstance(rows, list):
-            raise KitError(f"{path}: a .json data file must hold an array of records, found {type(rows).__name__}")
-        return rows
-    rows = []
-    for line_number, line in enumerate(raw.splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise KitError(f"{path}:{line_number}: malformed JSON line: {error.msg}") from None
-    return rows
+    # The training loader's own reader: UTF-8 (a BOM is fine), JSON Lines or a .json array, errors naming the line.
+    return [row for _, row in read_records(path, read_text_file(path))]
 
 
 def kit_record(row: dict, column_map: dict | None = None) -> dict:
