@@ -51,6 +51,7 @@ class Settings:
     # data and model
     model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model: a Hugging Face model directory, a .gguf file or a Hub id (the packaged Gemma-3 270M and SmolLM2-135M directories under tmp_docker/models/ are built when missing)"})
     train_file: str = field(default=str(DEFAULT_DATASET_DIR / "train.jsonl"), metadata={"help": "training data, .jsonl or .json (chat, instruction, prompt/completion or text records)"})
+    max_train_samples: int = field(default=0, metadata={"help": "train on the first N records of --train_file only (0: all), for quick trials and sweeps"})
     validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "validation data for the final validation loss; '' to skip"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "folder that receives one new run folder per run"})
     run_name: str = field(default="lora", metadata={"help": "suffix of the run folder name"})
@@ -353,7 +354,7 @@ def check_numbers(settings: Settings) -> None:
                  meaning="tokens per forward pass; 0 for --max_seq_len")
     check_number(settings.weight_decay, "weight_decay", minimum=0)
     check_number(settings.max_grad_norm, "max_grad_norm", above=0, meaning="gradient clipping norm")
-    for name in ("eval_every", "eval_generate", "early_stopping_patience", "save_every"):
+    for name in ("max_train_samples", "eval_every", "eval_generate", "early_stopping_patience", "save_every"):
         check_number(getattr(settings, name), name, minimum=0, whole=True, meaning="0 for off")
 
 
@@ -369,6 +370,8 @@ class PreparedData:
 
 def prepare_data(settings: Settings, tokenizer, mix_training_samples=None) -> PreparedData:
     train_samples = load_samples(settings.train_file)
+    if settings.max_train_samples:
+        train_samples = train_samples[: settings.max_train_samples]
     if mix_training_samples:
         train_samples = mix_training_samples(train_samples)
     validation_samples = load_samples(settings.validation_file) if settings.validation_file else []

@@ -386,3 +386,16 @@ def test_samples_over_max_length_are_counted_in_the_report(tiny_model_dirs, tmp_
     limit = max(len(e.input_ids) for e in encoded_records(load_tokenizer(tiny_model_dirs["gemma3"])))
     finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", tmp_path / "out", max_steps=1, max_seq_len=limit))
     assert f"2 samples were longer than --max_seq_len {limit} and were skipped" in capsys.readouterr().out
+
+
+def test_max_train_samples_keeps_the_first_records_only(tiny_model_dirs, tmp_path):
+    tokenizer = build_tokenizer()
+    ensure_chat_template(tokenizer, log=quiet)
+    train = write_jsonl(tmp_path / "train.jsonl", TINY_RECORDS * 4)
+    validation = write_jsonl(tmp_path / "validation.jsonl", TINY_RECORDS)
+    every = finetune.prepare_data(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path), tokenizer)
+    first = finetune.prepare_data(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path,
+                                               max_train_samples=3), tokenizer)
+    assert (every.train_samples, first.train_samples) == (16, 3)
+    rows = [item for batch in first.train_batches for row in batch for item in row]
+    assert sorted(item.input_ids for item in rows) == sorted(item.input_ids for item in encoded_records(tokenizer)[:3])
