@@ -10,25 +10,24 @@ Forgetting is the increase of the model's perplexity on held-out general convers
 measured twice: on the conversations in the chat format (answers scored) and on the same conversations as
 plain text (every token scored), which the base model, a plain language model, was trained for.
 Task metrics are the extraction metrics of v1_000_eval.py on the validation file (greedy, CPU by default).
-Writes comparison.json and comparison.md into a new folder src/output/<date-time>_forgetting/.
+Writes comparison.json, comparison.md and tradeoff.png (forgetting against name F1) into a new folder src/output/<date-time>_forgetting/.
 """
 
-import math
 from dataclasses import dataclass, field, replace
 
 import v1_000_lora_finetune as lora_recipe
 import v1_000_lora_lwf_finetune as lwf_recipe
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
-from ftkit.data import Sample, load_samples
+from ftkit.data import load_samples
 from ftkit.errors import exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.formatting import encode_all, make_token_micro_batches
+from ftkit.forgetting import as_plain_text, perplexity
 from ftkit.generation import generate_answers, prompts_and_references
+from ftkit.reporting import save_tradeoff
 from ftkit.modeling import load_for_inference, pick_device
 from ftkit.runs import RunFolder, resolve_adapter, write_json, write_text_atomic
 from ftkit.settings import parse_settings
-from ftkit.trainer import evaluate_loss
 
 
 @dataclass
@@ -54,18 +53,6 @@ def train_runs(settings: Settings):
     plain = settings.plain_run or lora_recipe.main(lora_recipe.Settings(**common))
     lwf = settings.lwf_run or lwf_recipe.main(lwf_recipe.Settings(**common, rehearsal_file=settings.rehearsal_file))
     return resolve_adapter(str(plain), settings.output_dir), resolve_adapter(str(lwf), settings.output_dir)
-
-
-def perplexity(model, tokenizer, samples, device) -> float:
-    """exp(mean loss per answer token) over chat samples."""
-    encoded, _ = encode_all(samples, tokenizer, 1024, False, "truncate")
-    micro_batches = make_token_micro_batches(encoded, 2048, True, 1024, seed=0)
-    return math.exp(evaluate_loss(model, micro_batches, tokenizer.pad_token_id, device))
-
-
-def as_plain_text(samples) -> list:
-    """The same conversations as plain text (turns on their own lines, no chat template), all tokens scored."""
-    return [Sample(s.where, "text", text="\n".join(m["content"] for m in s.messages)) for s in samples]
 
 
 def measure(settings, adapter_dir, general_samples, conversations, references, device) -> dict:
@@ -104,6 +91,8 @@ def main(settings: Settings):
                                                      "columns": columns, "forgetting_ratio_lwf_over_plain": ratio,
                                                      "text_forgetting_ratio_lwf_over_plain": text_ratio})
         write_text_atomic(folder.path / "comparison.md", table)
+        save_tradeoff([(name, column["text_forgetting"], column["name_set_f1"]) for name, column in columns.items()
+                       if "name_set_f1" in column], folder.path / "tradeoff.png", title="plain LoRA against LwF + rehearsal")
         comparison_dir = folder.finish()
     except BaseException:
         folder.discard()

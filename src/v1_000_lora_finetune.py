@@ -105,12 +105,14 @@ class Settings:
 
 
 @exit_on_user_error
-def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum, on_step=None):
+def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum, on_step=None, extra_metrics=None):
     """Train and save one run; returns its folder.
 
     Variants of this recipe (see v1_000_lora_lwf_finetune.py) pass `mix_training_samples` (task samples in,
     training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train). A notebook
     passes `on_step(record)` to draw the loss live (record: step, loss, learning_rate, grad_norm, ...).
+    `extra_metrics(model, tokenizer, device)` returns more measures of the trained model for train_metrics.json
+    (LwF: its forgetting).
     """
     started = time.time()
     settings = settings_of_resumed_run(settings) if settings.resume else settings
@@ -189,6 +191,8 @@ def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss
         state["adapter_saved"] = True
         tokenizer.save_pretrained(run.path)
         metrics = run_metrics(settings, data, result, final, validation, best_step)
+        if extra_metrics:
+            metrics.update(extra_metrics(model, tokenizer, device))
         write_json(run.path / "train_metrics.json", metrics)
         data_files = [value for key, value in vars(settings).items() if key.endswith("_file") and value]
         write_json(run.path / "run.json", run_metadata(settings, data_files))

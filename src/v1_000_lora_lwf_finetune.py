@@ -16,13 +16,16 @@ Compare with plain LoRA (forgetting and task metrics): python src/v1_000_compare
 """
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import v1_000_lora_finetune as lora_recipe
 from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_samples, mix_in
-from ftkit.distill import lwf_loss_sum
+from ftkit.distill import DISTILL_SCOPES, lwf_loss_sum
 from ftkit.errors import KitError, exit_on_user_error
+from ftkit.forgetting import text_forgetting
+from ftkit.loss import label_token_loss_sum
+from ftkit.runs import portable_path
 from ftkit.settings import check_number, parse_settings
 
 
@@ -33,6 +36,8 @@ class Settings(lora_recipe.Settings):
     distill_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of the KL term (the term is scaled by T^2)"})
     rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": "general data mixed into training; '' for none"})
     rehearsal_ratio: float = field(default=0.2, metadata={"help": "share of the training mix taken from --rehearsal_file"})
+    distill_on: str = field(default="answers", metadata={"help": "where the KL acts: " + "; ".join(f"{k}: {v}" for k, v in DISTILL_SCOPES.items())})
+    forgetting_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={"help": "held-out general conversations: their plain-text perplexity with the adapter off and on goes into train_metrics.json as text_forgetting (about half a minute); '' to skip"})
 
 
 @exit_on_user_error
@@ -42,20 +47,38 @@ def main(settings: Settings):
     check_number(settings.distill_lambda, "distill_lambda", minimum=0, meaning="weight of the KL term")
     check_number(settings.distill_temperature, "distill_temperature", above=0)
     check_number(settings.rehearsal_ratio, "rehearsal_ratio", minimum=0, below=1, meaning="a share of the training mix")
+    if settings.distill_on not in DISTILL_SCOPES:
+        raise KitError(f"--distill_on {settings.distill_on!r}: expected one of {', '.join(DISTILL_SCOPES)}")
     if settings.lora_init.startswith(("pissa", "olora")):
         # The teacher is the model with its adapter switched off; these inits change the base weights themselves.
         raise KitError(f"--lora_init {settings.lora_init} changes the base weights, so the adapter-off teacher of LwF "
                        "would not be the base model; use the default init (or gaussian) here")
     rehearsal = load_samples(settings.rehearsal_file) if settings.rehearsal_file and settings.rehearsal_ratio > 0 else []
+    general = load_samples(settings.forgetting_file) if settings.forgetting_file else []
 
     def add_rehearsal(task_samples):
         mixed = mix_in(task_samples, rehearsal, settings.rehearsal_ratio, settings.seed, source=settings.rehearsal_file)
         print(f"[data] rehearsal: {len(mixed) - len(task_samples)} general samples mixed into {len(task_samples)} task samples")
-        return mixed
+        # Marked, so that --distill_on can tell the task's tokens from the rehearsal's.
+        return ([replace(sample, kind="task") for sample in mixed[: len(task_samples)]]
+                + [replace(sample, kind="rehearsal") for sample in mixed[len(task_samples):]])
 
-    loss_fn = functools.partial(lwf_loss_sum, distill_lambda=settings.distill_lambda,
-                                temperature=settings.distill_temperature)
-    return lora_recipe.main(settings, mix_training_samples=add_rehearsal, loss_fn=loss_fn)
+    def forgetting(model, tokenizer, device):
+        if not general:
+            return {}
+        measured = text_forgetting(model, tokenizer, general, device)
+        print(f"[forgetting] plain-text perplexity on {len(general)} held-out conversations: base "
+              f"{measured['base_text_perplexity']:.1f}, fine-tuned {measured['text_perplexity']:.1f} "
+              f"(text_forgetting {measured['text_forgetting']:+.1%})")
+        where = portable_path(settings.forgetting_file, absolute=settings.record_absolute_paths)
+        return {"forgetting": {"file": where, "conversations": len(general), **measured}}
+
+    if settings.distill_lambda == 0:  # no KL: the plain loss, without the teacher's forward pass
+        loss_fn = label_token_loss_sum
+    else:
+        loss_fn = functools.partial(lwf_loss_sum, distill_lambda=settings.distill_lambda,
+                                    temperature=settings.distill_temperature, distill_on=settings.distill_on)
+    return lora_recipe.main(settings, mix_training_samples=add_rehearsal, loss_fn=loss_fn, extra_metrics=forgetting)
 
 
 if __name__ == "__main__":

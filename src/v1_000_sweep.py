@@ -10,12 +10,17 @@ Each point is a normal run of --script (default: v1_000_lora_finetune.py), start
 config file made of --base_config, the sweep file's `base:` settings and the point's values, one after the
 other (one per GPU at a time when there are several). A sweep file may list `points:` (each a mapping of
 settings: one run each, such as one LoRA variant per point) instead of, or besides, a `grid:` (every point is
-then run with every grid combination). Runs go to src/output/<date-time>_sweep/runs/. After each run the sweep
-folder gets sweep.md and sweep.csv (runs ranked by --metric, the names --metric_for_best of the training script
-takes: validation_loss, or a generation metric such as name_set_f1, which needs eval_generate in the run
-settings; final_train_loss too; lower or higher is better inferred from the name as there, or
---greater_is_better) and loss_curves.png. A failed run is listed with its error and the sweep goes on; Ctrl-C stops after
-saving the table of the finished runs. The config path of the best run is printed at the end.
+then run with every grid combination). Runs go to src/output/<date-time>_sweep/runs/.
+
+After each run the sweep folder gets:
+  - sweep.md and sweep.csv: the runs ranked by --metric (the names --metric_for_best of the training script
+    takes: validation_loss, or a generation metric such as name_set_f1, which needs eval_generate in the run
+    settings; final_train_loss too; lower or higher is better inferred from the name, or --greater_is_better),
+    with the extraction metrics and the LwF script's text_forgetting beside it when the runs measured them;
+  - loss_curves.png: every run's loss curve;
+  - tradeoff.png, for runs that measured forgetting (LwF): forgetting against name F1, one point a run.
+A failed run is listed with its error and the sweep goes on; Ctrl-C stops after saving the table of the
+finished runs. The config path of the best run is printed at the end.
 """
 
 import csv
@@ -35,7 +40,7 @@ from typing import Optional
 from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
 from ftkit.data import read_text_file
 from ftkit.errors import KitError, exit_on_user_error
-from ftkit.reporting import save_sweep_curves
+from ftkit.reporting import save_sweep_curves, save_tradeoff
 from ftkit.runs import finished_runs, write_text_atomic
 from ftkit.settings import check_type, parse_settings, read_config
 from ftkit.validation import SELECTION_METRICS, check_metric, greater_is_better_for, is_generation_metric
@@ -173,10 +178,14 @@ def outcome(run_root: Path, log_path: Path, returncode: int, metric: str) -> dic
         return {"status": "failed", "error": (errors or lines or ["no output"])[-1][:300]}
     run_dir = runs[-1]
     metrics = json.loads((run_dir / "train_metrics.json").read_text(encoding="utf-8"))
+    generation = metrics.get("generation_metrics") or {}
+    forgetting = metrics.get("forgetting") or {}  # written by the LwF script
     value = metrics.get(metric)
     if value is None:
-        value = (metrics.get("generation_metrics") or {}).get(metric)
-    return {"status": "ok", metric: value, "validation_loss": metrics["validation_loss"],
+        value = generation.get(metric)
+    shown = {key: source[key] for source, keys in ((generation, TASK_COLUMNS), (forgetting, ("text_forgetting",)))
+             for key in keys if isinstance(source.get(key), (int, float))}
+    return {"status": "ok", **shown, metric: value, "validation_loss": metrics["validation_loss"],
             "final_train_loss": metrics["final_train_loss"], "train_seconds": metrics.get("train_seconds"),
             "run_dir": str(run_dir),
             "config": str(run_dir / "config.yml"), "history": metrics["history"],
@@ -192,8 +201,13 @@ def ranked(results: list[dict], metric: str, greater_is_better: bool | None = No
     return scored + [r for r in results if r not in scored]
 
 
+# Extraction metrics shown beside the ranking metric when the runs measured them (eval_generate).
+TASK_COLUMNS = ("json_parse_rate", "name_set_f1", "address_set_f1", "fp_rate_on_negative")
+
+
 def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, greater_is_better: bool | None = None) -> None:
-    measured = list(dict.fromkeys([metric, "validation_loss", "final_train_loss", "train_seconds"]))
+    present = [key for key in (*TASK_COLUMNS, "text_forgetting") if any(key in result for result in results)]
+    measured = list(dict.fromkeys([metric, *present, "validation_loss", "final_train_loss", "train_seconds"]))
     columns = ["rank", "name", *columns_of(grid), "status", *measured, "config", "error"]
     rows = []
     for rank, result in enumerate(ranked(results, metric, greater_is_better), start=1):
@@ -211,6 +225,9 @@ def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, 
     lines += ["| " + " | ".join(shown(row.get(c, "")) for c in columns) + " |" for row in rows]
     write_text_atomic(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
     save_sweep_curves([r for r in results if r["status"] == "ok"], sweep_dir / "loss_curves.png")
+    traded = [r for r in results if "text_forgetting" in r and "name_set_f1" in r]
+    if traded:  # LwF runs: what each setting keeps of the base model against what it gives the task
+        save_tradeoff([(r["name"], r["text_forgetting"], r["name_set_f1"]) for r in traded], sweep_dir / "tradeoff.png")
 
 
 @exit_on_user_error

@@ -197,3 +197,90 @@ def test_general_data_files_are_what_the_converter_writes(tmp_path):
     heldout = {json.dumps(s.messages, ensure_ascii=False) for s in load_samples(tmp_path / "general_heldout.jsonl")}
     rehearsal = {json.dumps(s.messages, ensure_ascii=False) for s in load_samples(tmp_path / "general_rehearsal.jsonl")}
     assert len(heldout) == 200 and not heldout & rehearsal
+
+
+# ------------------------------------------------------------------------------------- where the KL acts
+
+
+def marked_batch(model_dir, kinds=("task", "rehearsal", "task", "rehearsal"), rows=None):
+    """One sample per row (so rows do not interact), marked as the LwF script marks its training mix."""
+    from dataclasses import replace
+
+    tokenizer = load_tokenizer(model_dir)
+    encoded = [replace(item, kind=kind) for item, kind in zip(encoded_records(tokenizer), kinds)]
+    chosen = encoded if rows is None else [encoded[index] for index in rows]
+    return collate([[item] for item in chosen], tokenizer.pad_token_id), chosen
+
+
+def test_collate_marks_tokens_only_for_marked_samples(tiny_model_dirs):
+    assert "token_kind" not in tiny_batch(tiny_model_dirs["gemma3"])  # the plain recipe's batches are unchanged
+    batch, encoded = marked_batch(tiny_model_dirs["gemma3"])
+    for row, item in enumerate(encoded):
+        length = len(item.input_ids)
+        expected = 2 if item.kind == "rehearsal" else 1
+        assert batch["token_kind"][row, :length].tolist() == [expected] * length
+        assert batch["token_kind"][row, length:].tolist() == [0] * (batch["input_ids"].shape[1] - length)
+
+
+def test_kl_on_rehearsal_only_equals_the_kl_of_the_rehearsal_rows_alone(tiny_model_dirs):
+    model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    torch.nn.init.normal_(lora_b(model), std=0.3)
+    mixed, _ = marked_batch(tiny_model_dirs["gemma3"])
+    rehearsal_rows, _ = marked_batch(tiny_model_dirs["gemma3"], rows=[1, 3])
+    _, count, parts = lwf_loss_sum(model, mixed, distill_lambda=0.5, distill_on="rehearsal")
+    _, _, alone = lwf_loss_sum(model, rehearsal_rows, distill_lambda=0.5, distill_on="answers")
+    plain_sum, plain_count = label_token_loss_sum(model, mixed)
+    assert alone["distill_kl"].item() > 1e-3
+    assert parts["distill_kl"].item() == pytest.approx(alone["distill_kl"].item(), rel=1e-4)
+    # The cross-entropy still covers every answer, task and rehearsal alike.
+    assert count == plain_count and parts["task_loss"].item() == pytest.approx(plain_sum.item(), rel=1e-5)
+
+
+def test_kl_on_prompt_tokens_covers_the_task_prompts_and_nothing_else(tiny_model_dirs):
+    from ftkit.distill import distill_positions
+    from ftkit.formatting import IGNORE_INDEX
+
+    batch, encoded = marked_batch(tiny_model_dirs["gemma3"])
+    is_label = batch["labels"][:, 1:] != IGNORE_INDEX
+    on_kl = distill_positions(batch, is_label, "prompt")
+    for row, item in enumerate(encoded):
+        # Position t predicts token t+1: every prompt token after the first is predicted once; none of a
+        # rehearsal sample, no answer token, no padding.
+        prompt_tokens = sum(label == IGNORE_INDEX for label in item.labels[1:])
+        assert int(on_kl[row].sum()) == (prompt_tokens if item.kind == "task" else 0)
+        assert not (on_kl[row] & is_label[row]).any()
+
+    model = tiny_lora_model(tiny_model_dirs["gemma3"])
+    torch.nn.init.normal_(lora_b(model), std=0.1)
+    total, _, parts = lwf_loss_sum(model, batch, distill_lambda=0.5, distill_on="prompt")
+    assert parts["distill_kl"].item() > 1e-3
+    assert total.item() == pytest.approx(parts["task_loss"].item() + 0.5 * parts["distill_kl"].item(), rel=1e-5)
+
+
+def test_lwf_script_records_forgetting_and_lambda_zero_trains_the_plain_loss(tiny_model_dirs, tiny_data, tmp_path):
+    train, validation = tiny_data
+    general = tiny_general_file(tmp_path)
+    common = dict(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+                  rehearsal_file=str(general), forgetting_file=str(general), learning_rate=5e-3, max_steps=4, seed=0,
+                  report_to="none")
+    plain = json.loads((lwf.main(lwf.Settings(**common, output_dir=str(tmp_path / "a"), distill_lambda=0))
+                        / "train_metrics.json").read_text())
+    prompt = json.loads((lwf.main(lwf.Settings(**common, output_dir=str(tmp_path / "b"), distill_lambda=0.5,
+                                               distill_on="prompt")) / "train_metrics.json").read_text())
+    for metrics in (plain, prompt):
+        forgetting = metrics["forgetting"]
+        assert forgetting["conversations"] == 2
+        assert forgetting["text_forgetting"] == pytest.approx(
+            forgetting["text_perplexity"] / forgetting["base_text_perplexity"] - 1, rel=1e-9)
+        assert forgetting["text_perplexity"] != forgetting["base_text_perplexity"]  # trained: the adapter moved
+    assert prompt["forgetting"]["base_text_perplexity"] == pytest.approx(plain["forgetting"]["base_text_perplexity"], rel=1e-5)
+    assert "distill_kl" not in plain["history"][-1] and prompt["history"][-1]["distill_kl"] > 0
+
+
+def test_lwf_script_refuses_an_unknown_kl_scope(tiny_model_dirs, tiny_data, tmp_path, capsys):
+    train, validation = tiny_data
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+                            output_dir=str(tmp_path / "out"), distill_on="everything")
+    with pytest.raises(SystemExit) as exit_info:
+        lwf.main(settings)
+    assert exit_info.value.code == 2 and "--distill_on 'everything'" in capsys.readouterr().err

@@ -48,3 +48,23 @@ def test_unknown_setting_stops_the_sweep_before_any_run(tmp_path, capsys):
         sweep.main(sweep.Settings(grid="learning_rat=1e-4,2e-4", output_dir=str(tmp_path / "out")))
     assert exit_info.value.code == 2 and "unknown setting 'learning_rat'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_lwf_sweep_shows_forgetting_and_draws_the_tradeoff(tiny_model_dirs, tiny_data, tmp_path):
+    from conftest import write_jsonl
+
+    train, validation = tiny_data
+    general = write_jsonl(tmp_path / "general.jsonl", [
+        {"messages": [{"role": "user", "content": "こんにちは"}, {"role": "assistant", "content": "こんにちは、元気です"}]}])
+    config = base_config(tmp_path, tiny_model_dirs["gemma3"], train, validation)
+    values = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**values, "rehearsal_file": str(general), "forgetting_file": str(general),
+                                      "eval_generate": 2}))
+    settings = sweep.Settings(grid="distill_lambda=0,0.5", script=str(sweep.REPO_ROOT / "src" / "v1_000_lora_lwf_finetune.py"),
+                              metric="name_set_f1", output_dir=str(tmp_path / "out"), base_config=str(config))
+    sweep_dir, results = sweep.main(settings)
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    rows = list(csv.DictReader((sweep_dir / "sweep.csv").open()))
+    for row in rows:
+        assert float(row["text_forgetting"]) > -1 and 0 <= float(row["json_parse_rate"]) <= 1
+    assert (sweep_dir / "tradeoff.png").stat().st_size > 10_000

@@ -32,6 +32,7 @@ class Sample:
     prompt: str | None = None
     completion: str | None = None
     text: str | None = None
+    kind: str = ""  # "" unless a recipe marks it: "task" or "rehearsal" (LwF's KL can act on one kind only)
 
 
 def load_samples(path: str | Path) -> list[Sample]:

@@ -6,7 +6,7 @@ the trained model stops by itself.
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .data import Sample
 from .errors import KitError
@@ -66,6 +66,7 @@ def render_prompt(tokenizer, messages: list) -> str:
 class Encoded:
     input_ids: list[int]
     labels: list[int]
+    kind: str = ""  # the Sample's kind; collate turns it into a per-token "token_kind" tensor when set
 
     @property
     def num_label_tokens(self) -> int:
@@ -84,6 +85,7 @@ def encode_sample(sample: Sample, tokenizer, train_on_all_tokens: bool = False) 
         encoded = Encoded(ids, list(ids))
     if train_on_all_tokens:
         encoded.labels = list(encoded.input_ids)
+    encoded.kind = sample.kind
     return encoded
 
 
@@ -137,7 +139,7 @@ def encode_all_counted(samples: list[Sample], tokenizer, max_seq_len: int, train
             if too_long == "skip":
                 counts["skipped"] += 1
                 continue
-            item = Encoded(item.input_ids[:max_seq_len], item.labels[:max_seq_len])
+            item = replace(item, input_ids=item.input_ids[:max_seq_len], labels=item.labels[:max_seq_len])
             counts["truncated" if item.num_label_tokens > 0 else "dropped"] += 1
         if item.num_label_tokens > 0:
             encoded.append(item)
@@ -241,4 +243,9 @@ def collate(rows: list[list[Encoded]], pad_token_id: int, pad_to_multiple_of: in
     packed = any(len(row) > 1 for row in rows)
     if not packed:
         batch["attention_mask"] = torch.tensor(attention_mask)
+    if any(item.kind for row in rows for item in row):
+        # Only for samples a recipe marked (LwF + rehearsal): 0 padding, 1 task, 2 rehearsal, per token.
+        code = {"": 1, "task": 1, "rehearsal": 2}
+        batch["token_kind"] = torch.tensor([[code[item.kind] for item in row for _ in item.input_ids]
+                                            + [0] * (width - row_length(row)) for row in rows], dtype=torch.int8)
     return batch

@@ -57,7 +57,8 @@ BUNDLED_DATA = {
     "realistic_test.jsonl": "sentences written by hand for the kit, annotated by the task's guideline (README)",
     "realistic_test_hard.jsonl": "sentences written by hand for the kit; notice: `tmp_docker/dataset/REALISTIC_TEST_HARD.md`",
 }
-DATA_ROLES = {"train_file": "training", "validation_file": "validation", "rehearsal_file": "rehearsal (general data)"}
+DATA_ROLES = {"train_file": "training", "validation_file": "validation", "rehearsal_file": "rehearsal (general data)",
+              "forgetting_file": "held out (forgetting measured, never trained on)"}
 
 BUNDLED_TASK = ("Extracting the persons (real individuals) named in a Japanese news text and their addresses, as JSON: "
                 '`{"persons": [{"name": …, "address": …}]}`, every person once, in order of first appearance, the address '

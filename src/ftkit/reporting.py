@@ -80,3 +80,25 @@ def save_sweep_curves(results: list, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def save_tradeoff(points: list, path: Path, title: str = "") -> None:
+    """Forgetting against name F1, one labelled point per (label, text_forgetting, name_set_f1): the best
+    settings sit top left (little forgetting, high F1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5.5), dpi=120)
+    for index, (label, forgetting, f1) in enumerate(points):
+        axis.scatter([100 * forgetting], [f1], color=f"C{index % 10}", edgecolors="black", zorder=3)
+        axis.annotate(label, (100 * forgetting, f1), textcoords="offset points", xytext=(5, 4), fontsize="small")
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_xlabel("forgetting: plain-text perplexity on held-out conversations vs the base model (%)")
+    axis.set_ylabel("name F1 (validation)")
+    axis.set_title(title or "what each setting keeps against what it gives the task")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
