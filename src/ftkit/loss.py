@@ -3,8 +3,9 @@
 Why not `model(**batch).loss`: the stock forward computes logits for every position, prompt included. With
 Gemma-3's 262,144-token vocabulary those logits dominate both time and memory (a 512-token row is 512 MiB of
 fp32 logits, more than the whole 270M model in bf16). Here the decoder runs once, and the output head is applied
-only to the positions that carry a label, in chunks whose logits are recomputed in the backward pass instead
-of being stored. The result equals the stock loss (tests check it); only the cost differs.
+only to the positions that carry a label, a chunk at a time, and the gradient is computed in the same pass
+(`head_loss_sums`), so no chunk's logits are stored or recomputed for the backward pass. The result equals the
+stock loss in value and gradient (tests check it); only the cost differs.
 
 On a GPU with Liger installed (`pip install liger-kernel`), Liger's fused linear + cross-entropy Triton kernel
 does the same in one pass (its logits never leave on-chip memory chunks); the pure-PyTorch chunks are the
@@ -15,8 +16,8 @@ import functools
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
+from .errors import KitError
 from .formatting import IGNORE_INDEX
 
 
@@ -39,14 +40,98 @@ def label_hidden_states(decoder, batch):
     return hidden[:, :-1][keep], targets[keep]
 
 
-def chunk_cross_entropy_sum(hidden, weight, targets, softcap):
+def head_loss_sums(hidden, weight, targets, softcap, chunk_size, teacher_hidden=None, kl_weight=None, kl_scale=0.0,
+                   temperature=1.0, with_gradient=False):
+    """(cross-entropy sum, KL sum, gradient of task + kl_scale * KL with respect to `hidden` or None).
+
+    The output head is applied a chunk of positions at a time, and with `with_gradient` the gradient is computed
+    right there: with respect to the logits it has a closed form, softmax(student) - onehot(target) for the
+    cross-entropy and kl_scale / T * (softmax_T(student) - softmax_T(teacher)) for the KL, times the softcap's
+    derivative. So each chunk's 262,144-wide logits are used once and freed; nothing vocabulary-wide is kept or
+    recomputed for a backward pass. Inputs: hidden (positions x hidden), weight (vocabulary x hidden, frozen),
+    targets (IGNORE_INDEX where a position has no cross-entropy); for LwF's KL: teacher_hidden, kl_weight (1.0
+    where the KL is taken), kl_scale (lambda * T^2) and the temperature T.
+    """
+    grad_hidden = torch.empty_like(hidden) if with_gradient else None
+    task_sum = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    kl_sum = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    for start in range(0, hidden.shape[0], chunk_size):
+        rows = slice(start, start + chunk_size)
+        logits = capped_logits(hidden[rows], weight, softcap)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        chunk_targets = targets[rows]
+        has_target = chunk_targets != IGNORE_INDEX
+        picked = log_probs.gather(1, chunk_targets.clamp(min=0).unsqueeze(1)).squeeze(1)
+        task_sum += -(picked * has_target).sum()
+        gradient = None
+        if teacher_hidden is not None:
+            teacher_log_probs = torch.log_softmax(capped_logits(teacher_hidden[rows], weight, softcap).div_(temperature), dim=-1)
+            student_log_probs = log_probs if temperature == 1.0 else torch.log_softmax(logits / temperature, dim=-1)
+            teacher_probs = teacher_log_probs.exp()
+            chunk_kl = kl_weight[rows]
+            kl_sum += ((teacher_probs * (teacher_log_probs - student_log_probs)).sum(-1) * chunk_kl).sum()
+            del teacher_log_probs
+            if with_gradient:
+                scale = (kl_scale / temperature) * chunk_kl.unsqueeze(1)
+                gradient = student_log_probs.exp().sub_(teacher_probs).mul_(scale)
+            del teacher_probs, student_log_probs
+        if with_gradient:
+            ce_gradient = log_probs.exp_().mul_(has_target.unsqueeze(1))
+            ce_gradient[has_target, chunk_targets[has_target]] -= 1
+            gradient = ce_gradient if gradient is None else gradient.add_(ce_gradient)
+            if softcap:  # logits = c * tanh(raw / c), so d logits / d raw = 1 - (logits / c)^2
+                gradient.mul_(logits.div_(softcap).square_().neg_().add_(1))
+            grad_hidden[rows] = gradient.to(weight.dtype) @ weight
+        del logits, log_probs, gradient
+    return task_sum, kl_sum, grad_hidden
+
+
+class HeadLoss(torch.autograd.Function):
+    """`head_loss_sums` as an autograd function: total = task + kl_scale * KL, whose backward pass only scales
+    the gradient computed in the forward pass.
+
+    Why its own function: through autograd, every chunk's logits (and their softcap and softmax) would be kept
+    for the backward pass or recomputed there (about 3x the head's work for LwF). Liger's fused linear
+    cross-entropy does the same on a GPU. The head's weight gets no gradient (the kit never trains it).
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, softcap, chunk_size, teacher_hidden=None, kl_weight=None, kl_scale=0.0,
+                temperature=1.0):
+        task_sum, kl_sum, grad_hidden = head_loss_sums(hidden, weight, targets, softcap, chunk_size, teacher_hidden,
+                                                       kl_weight, kl_scale, temperature, with_gradient=True)
+        ctx.save_for_backward(grad_hidden)
+        ctx.mark_non_differentiable(task_sum, kl_sum)
+        return task_sum + kl_scale * kl_sum, task_sum, kl_sum
+
+    @staticmethod
+    def backward(ctx, grad_total, _grad_task, _grad_kl):
+        (grad_hidden,) = ctx.saved_tensors
+        return grad_hidden * grad_total.to(grad_hidden.dtype), None, None, None, None, None, None, None, None
+
+
+def head_loss(hidden, weight, targets, softcap, chunk_size, teacher_hidden=None, kl_weight=None, kl_scale=0.0,
+              temperature=1.0):
+    """(total, cross-entropy sum, KL sum): with a gradient for `hidden` while training, plain sums otherwise."""
+    if torch.is_grad_enabled() and hidden.requires_grad:
+        if weight.requires_grad:
+            raise KitError("the output head is trainable here, but the kit's loss keeps it frozen; "
+                           "leave lm_head out of --lora_target_modules")
+        return HeadLoss.apply(hidden, weight, targets, softcap, chunk_size, teacher_hidden, kl_weight, kl_scale, temperature)
+    task_sum, kl_sum, _ = head_loss_sums(hidden, weight, targets, softcap, chunk_size, teacher_hidden, kl_weight,
+                                         kl_scale, temperature)
+    return task_sum + kl_scale * kl_sum, task_sum, kl_sum
+
+
+def capped_logits(hidden, weight, softcap):
+    """fp32 logits of the output head, soft-capped as the model does (Gemma: 30 * tanh(logits / 30))."""
     logits = F.linear(hidden, weight).float()
     if softcap:
-        logits = torch.tanh(logits / softcap) * softcap
-    return F.cross_entropy(logits, targets, reduction="sum")
+        logits.div_(softcap).tanh_().mul_(softcap)
+    return logits
 
 
-def label_token_loss_sum(model, batch, chunk_size: int = 1024):
+def label_token_loss_sum(model, batch, chunk_size: int = 512):
     """Sum of token losses over the labelled positions of `batch`, and how many positions that is."""
     decoder, head, config = decoder_and_head(model)
     hidden, targets = label_hidden_states(decoder, batch)
@@ -54,16 +139,7 @@ def label_token_loss_sum(model, batch, chunk_size: int = 1024):
     fused = liger_fused_cross_entropy() if hidden.is_cuda else None
     if fused is not None:
         return fused(hidden, head.weight, targets, reduction="sum", softcap=softcap), targets.numel()
-    total = hidden.new_zeros((), dtype=torch.float32)
-    several_chunks = targets.numel() > chunk_size
-    for start in range(0, targets.numel(), chunk_size):
-        args = (hidden[start : start + chunk_size], head.weight, targets[start : start + chunk_size], softcap)
-        # A single chunk's logits are kept for the backward pass (recomputing them would cost a third more
-        # head time); with several chunks each one is recomputed so only one chunk of logits is alive at once.
-        if torch.is_grad_enabled() and several_chunks:
-            total = total + checkpoint(chunk_cross_entropy_sum, *args, use_reentrant=False)
-        else:
-            total = total + chunk_cross_entropy_sum(*args)
+    total, _, _ = head_loss(hidden, head.weight, targets, softcap, chunk_size)
     return total, targets.numel()
 
 
