@@ -154,7 +154,8 @@ def grid_points(grid: dict, count: int, seed: int) -> list[dict]:
 
 def point_name(index: int, point: dict) -> str:
     short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "use_dora": "dora",
-             "use_rslora": "rslora", "lora_init": "init-", "loraplus_lr_ratio": "loraplus", "neftune_noise_alpha": "neftune"}
+             "use_rslora": "rslora", "lora_init": "init-", "loraplus_lr_ratio": "loraplus", "neftune_noise_alpha": "neftune",
+             "distill_lambda": "lambda", "distill_on": "kl-", "rehearsal_ratio": "rehearsal"}
     shown = lambda key, value: short.get(key, key) if value is True else f"{short.get(key, key)}{value}"
     return f"{index:02d}_" + ("_".join(shown(k, v) for k, v in flat(point).items()) or "plain")
 
