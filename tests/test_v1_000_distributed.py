@@ -1,12 +1,15 @@
 """Several processes: the training script under `accelerate launch` on two CPU processes (gloo, as DDP runs on
-GPUs), checked against one process over the same micro-batches; the shipped DDP and DeepSpeed ZeRO-2 configs;
-and the trainer's DeepSpeed control flow (DeepSpeed itself needs CUDA, so a stand-in engine plays its part)."""
+GPUs), checked against one process over the same micro-batches; the other processes' quiet mode; the shipped DDP
+and DeepSpeed ZeRO-2 configs; and the trainer's DeepSpeed control flow (DeepSpeed itself needs CUDA, so a
+stand-in engine plays its part)."""
 
 import contextlib
 import json
 import os
 import subprocess
 import sys
+import warnings
+from collections import Counter
 
 import pytest
 import torch
@@ -15,7 +18,7 @@ from safetensors.torch import load_file
 from test_v1_000_lora_finetune import encoded_records, settings_for, tiny_lora_model
 
 import v1_000_lora_finetune as finetune
-from ftkit.distributed import CHECKSUM_DIR_VARIABLE, Processes
+from ftkit.distributed import Processes
 from ftkit.modeling import load_tokenizer
 from ftkit.trainer import train
 
@@ -33,24 +36,71 @@ def flags(settings) -> list[str]:
 FLAGS = ("model", "train_file", "validation_file", "output_dir", "learning_rate", "seed", "max_steps", "max_seq_len",
          "gradient_accumulation", "report_to")
 
+# The training script as each launched process runs it, plus a record (rank<N>.json in the folder given as the
+# first argument) of what the comparison needs and the script does not write: the checksum of the trainable
+# weights after training, and, at exit, the state of stdout and of the warning filters.
+RECORDING_SCRIPT = """\
+import atexit, gc, hashlib, io, json, os, sys, warnings
+from pathlib import Path
+
+records = Path(sys.argv.pop(1))
+sys.path.insert(0, {src!r})
+import v1_000_lora_finetune as finetune
+from ftkit.settings import parse_settings
+
+record, stdout = {{}}, sys.stdout
+
+
+def train_and_take_checksum(model, micro_batches, *, processes, **options):
+    result = train(model, micro_batches, processes=processes, **options)
+    digest = hashlib.sha256()
+    for name, parameter in sorted(model.named_parameters()):
+        if parameter.requires_grad:
+            digest.update(name.encode())
+            digest.update(parameter.detach().float().cpu().numpy().tobytes())
+    record.update(rank=processes.rank, world_size=processes.world_size, steps=result.steps, sha256=digest.hexdigest())
+    return result
+
+
+def write_record():  # registered first, so it runs after the exit handlers of the training code
+    open_devnulls = [f for f in gc.get_objects() if type(f) is io.TextIOWrapper and f.name == os.devnull
+                     and not f.closed]
+    record.update(stdout_as_before=sys.stdout is stdout, open_devnulls=len(open_devnulls),
+                  warning_filters=[repr(f) for f in warnings.filters])
+    (records / f"rank{{record['rank']}}.json").write_text(json.dumps(record))
+
+
+atexit.register(write_record)
+train, finetune.train = finetune.train, train_and_take_checksum
+finetune.main(parse_settings(finetune.Settings))
+"""
+
 
 def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_model_dirs, tiny_data, tmp_path):
     train_file, validation_file = tiny_data
     model_dir = tiny_model_dirs["gemma3"]
     launched = settings_for(model_dir, train_file, validation_file, tmp_path / "two", **COMMON, **NO_TRACKING)
-    checksums = tmp_path / "checksums"
+    script, records_dir = tmp_path / "recording_v1_000_lora_finetune.py", tmp_path / "records"
+    script.write_text(RECORDING_SCRIPT.format(src=str(REPO_ROOT / "src")))
+    records_dir.mkdir()
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS / "accelerate_ddp.yaml"),
                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), *flags(launched), "--device", "cpu"]
-    env = {**os.environ, CHECKSUM_DIR_VARIABLE: str(checksums), "OMP_NUM_THREADS": "1"}
+               str(script), str(records_dir), *flags(launched), "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     completed = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=REPO_ROOT)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
 
     # Both processes ran, and ended with the same weights (they trained on different micro-batches, so without
     # the gradient reduction their weights would differ).
-    records = [json.loads((checksums / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    records = [json.loads((records_dir / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert [(r["world_size"], r["steps"]) for r in records] == [(2, 3), (2, 3)]
     assert records[0]["sha256"] == records[1]["sha256"]
+
+    # Process 1 printed nothing, and by its exit its stdout was its own again, the devnull closed, and it kept no
+    # warning filter that process 0, never quiet, lacks (process 0 has more: its validation imports more modules).
+    assert completed.stdout.count(" training samples in ") == 1 and completed.stdout.count("[model] ") == 1
+    assert [(r["stdout_as_before"], r["open_devnulls"]) for r in records] == [(True, 0), (True, 0)]
+    assert not Counter(records[1]["warning_filters"]) - Counter(records[0]["warning_filters"])
 
     # Exactly one run folder, finished, written by rank 0 alone, and one log.
     folders = [p for p in (tmp_path / "two").iterdir() if p.name != "mlruns"]
@@ -77,6 +127,51 @@ def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_mod
     assert adapter.keys() == reference_adapter.keys()
     for name, weight in reference_adapter.items():
         assert torch.allclose(adapter[name], weight, atol=1e-5), name
+
+
+class OtherProcessAccelerator:
+    """What Processes reads of an Accelerator, as it is on process 1 of 2."""
+
+    process_index, num_processes = 1, 2
+
+
+def test_a_quiet_process_prints_nothing_repeated_and_leaves_stdout_and_warning_filters_as_they_were(capsys):
+    from transformers.utils import logging as transformers_logging
+
+    processes = Processes(OtherProcessAccelerator())
+    stdout, verbosity = sys.stdout, transformers_logging.get_verbosity()
+    progress_bars = transformers_logging.is_progress_bar_enabled()
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        with processes.quiet():
+            quiet_stdout = sys.stdout
+            print("[data] 5 training samples in 5 micro-batches")
+            warnings.warn("`torch_dtype` is deprecated! Use `dtype` instead!", FutureWarning, stacklevel=1)
+            warnings.warn("the attention mask is not set", UserWarning, stacklevel=1)
+            warnings.warn("overflow encountered in this process's loss", RuntimeWarning, stacklevel=1)
+            assert transformers_logging.get_verbosity() == transformers_logging.ERROR
+            assert not transformers_logging.is_progress_bar_enabled()
+        assert sys.stdout is stdout and quiet_stdout is not stdout and quiet_stdout.closed
+        assert warnings.filters == filters
+        warnings.warn("shown again after the block", FutureWarning, stacklevel=1)
+    assert capsys.readouterr().out == ""
+    assert [(w.category, str(w.message)) for w in shown] == [
+        (RuntimeWarning, "overflow encountered in this process's loss"), (FutureWarning, "shown again after the block")]
+    assert transformers_logging.get_verbosity() == verbosity
+    assert transformers_logging.is_progress_bar_enabled() == progress_bars
+
+    # The same, held from one call to another (as `launched_processes` does for a script that prints throughout).
+    processes.stay_quiet()
+    quiet_stdout = sys.stdout
+    print("[model] tiny on cpu")
+    processes.end_quiet()
+    assert sys.stdout is stdout and quiet_stdout.closed and capsys.readouterr().out == ""
+
+    # Rank 0, like a single process, prints as usual.
+    with Processes().quiet():
+        print("[done] adapter saved")
+    assert sys.stdout is stdout and capsys.readouterr().out == "[done] adapter saved\n"
 
 
 # ------------------------------------------------------------------------------------------------ configs

@@ -7,12 +7,13 @@ A plain `python src/v1_000_lora_finetune.py` is one process and nothing here cha
 and the training loop runs exactly as before. Under the launcher every process loads the same model and the same
 seeded data, the trainer deals each optimizer step's micro-batches out to the processes, and accelerate does the
 rest: the process group (NCCL on GPUs, gloo on CPUs), DDP wrapping or the DeepSpeed engine, the gradient
-reduction. Rank 0 alone prints, validates and writes the run folder; the other processes train beside it.
+reduction. Rank 0 alone prints, validates and writes the run folder; the other processes train beside it, quiet
+(`Processes.quiet`).
 """
 
+import atexit
 import contextlib
 import os
-import sys
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +23,10 @@ import torch
 # Rank 0 validates (and generates) and saves while the other processes wait in their next collective call; the
 # process group's timeout must outlast that wait.
 COLLECTIVE_TIMEOUT = timedelta(hours=3)
-# Test aid: when set to a folder, each process writes rank<N>.json there after training, holding a checksum of
-# its trainable weights (the processes stay in step exactly when all checksums are equal).
-CHECKSUM_DIR_VARIABLE = "FTKIT_DEBUG_WEIGHTS_CHECKSUM_DIR"
+# What every process warns about alike, from the same library code (deprecations, notices about settings): rank 0
+# shows it once. Other warnings (a RuntimeWarning about this process's numbers, a ResourceWarning) may be the
+# process's own, so they still show on every process.
+REPEATED_WARNINGS = (UserWarning, FutureWarning, DeprecationWarning)
 
 _launched = None
 
@@ -36,6 +38,7 @@ class Processes:
         self.accelerator = accelerator
         self.rank = accelerator.process_index if accelerator else 0
         self.world_size = accelerator.num_processes if accelerator else 1
+        self._quiet_until_exit = None
 
     @property
     def several(self) -> bool:
@@ -61,8 +64,50 @@ class Processes:
     def describe(self) -> str:
         if not self.several:
             return "1 process"
-        engine = "DeepSpeed ZeRO-%d" % self.accelerator.state.deepspeed_plugin.zero_stage if self.uses_deepspeed else "DDP"
+        engine = f"DeepSpeed ZeRO-{self.accelerator.state.deepspeed_plugin.zero_stage}" if self.uses_deepspeed else "DDP"
         return f"{self.world_size} processes ({engine}, {self.accelerator.state.backend} on {self.accelerator.device.type})"
+
+    @contextlib.contextmanager
+    def quiet(self):
+        """Within the block a process other than rank 0 prints nothing, and leaves out the warnings
+        (REPEATED_WARNINGS) and transformers' logs and progress bars that rank 0 shows already: one log, not one per
+        process. Afterwards stdout, the warning filters and transformers' logging are as they were. On rank 0,
+        and for a single process, nothing changes."""
+        if self.is_main:
+            yield
+            return
+        from transformers.utils import logging as transformers_logging
+
+        verbosity, progress_bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
+        with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere), warnings.catch_warnings():
+            for category in REPEATED_WARNINGS:
+                warnings.filterwarnings("ignore", category=category)
+            transformers_logging.set_verbosity_error()
+            transformers_logging.disable_progress_bar()
+            try:
+                yield
+            finally:
+                transformers_logging.set_verbosity(verbosity)
+                if progress_bars:
+                    transformers_logging.enable_progress_bar()
+
+    def stay_quiet(self) -> None:
+        """`quiet()` from now until `end_quiet()`, or at the latest until the process exits.
+
+        For scripts that print from start to end (loading, data, training) without a block to scope it to: under
+        `accelerate launch` each process runs one training and then exits.
+        """
+        if self._quiet_until_exit is None:
+            self._quiet_until_exit = contextlib.ExitStack()
+            self._quiet_until_exit.enter_context(self.quiet())
+            atexit.register(self.end_quiet)
+
+    def end_quiet(self) -> None:
+        """Ends `stay_quiet()`: stdout, warning filters and logging as before it, its devnull closed."""
+        if self._quiet_until_exit is not None:
+            quiet, self._quiet_until_exit = self._quiet_until_exit, None
+            quiet.close()
+            atexit.unregister(self.end_quiet)
 
     def share(self, value):
         """Rank 0's `value` (anything picklable) on every process; also a barrier."""
@@ -132,10 +177,12 @@ class RunFolderOfMainProcess:
         pass
 
 
-def launched_processes(device: str = "auto") -> Processes:
+def launched_processes(device: str = "auto", stay_quiet: bool = True) -> Processes:
     """The processes of this run, set up once: an Accelerator when `accelerate launch` started several processes
     (or DeepSpeed), else a single process with nothing set up. `device` is the --device setting: "cpu" (or a
-    machine without CUDA) makes accelerate use gloo on the CPU."""
+    machine without CUDA) makes accelerate use gloo on the CPU. With `stay_quiet`, the processes other than rank 0
+    are quiet (`Processes.stay_quiet`) from here on; a caller that scopes it itself passes False and runs the
+    work inside `with processes.quiet():`."""
     global _launched
     if _launched is not None:
         return _launched
@@ -151,29 +198,11 @@ def launched_processes(device: str = "auto") -> Processes:
     accelerator = Accelerator(cpu=cpu, device_placement=False,  # the kit places the model (and QLoRA's device_map)
                               kwargs_handlers=[InitProcessGroupKwargs(timeout=COLLECTIVE_TIMEOUT)])
     _launched = Processes(accelerator)
-    if not _launched.is_main:  # one log, not one per process: the others' stdout and warnings go nowhere
-        sys.stdout = open(os.devnull, "w")
-        warnings.simplefilter("ignore")
-        import transformers
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
+    if stay_quiet:
+        _launched.stay_quiet()
     return _launched
 
 
 def write_weights_checksum(model, processes: Processes, steps: int) -> None:
-    """With FTKIT_DEBUG_WEIGHTS_CHECKSUM_DIR set: this process's trainable weights' checksum, for tests."""
-    folder = os.environ.get(CHECKSUM_DIR_VARIABLE)
-    if not folder:
-        return
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    for name, parameter in sorted(model.named_parameters()):
-        if parameter.requires_grad:
-            digest.update(name.encode())
-            digest.update(parameter.detach().float().cpu().numpy().tobytes())
-    record = {"rank": processes.rank, "world_size": processes.world_size, "steps": steps, "sha256": digest.hexdigest()}
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / f"rank{processes.rank}.json").write_text(json.dumps(record) + "\n")
+    """Writes nothing: the tests that compare the processes' weights take their checksum from outside the
+    training code. The name stays for the code that calls it (ftkit.trainer.train)."""
