@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .compiling import eager
-from .distributed import Processes, write_weights_checksum
+from .distributed import Processes
 from .errors import KitError
 from .formatting import IGNORE_INDEX, collate, row_length
 from .loss import label_token_loss_sum
@@ -142,7 +142,6 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     result.seconds = time.perf_counter() - started
     tail = result.history[-10:]  # the mean of the last steps, less noisy than the last one alone
     result.final_train_loss = sum(h["loss"] for h in tail) / len(tail)
-    write_weights_checksum(model, processes, result.steps)
     return result
 
 
