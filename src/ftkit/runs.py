@@ -8,7 +8,8 @@ lookup never picks (`keep_unfinished`).
 
 Names are `<date-time>_<run name>`, unique even for runs started in the same second (`-2`, `-3`, ...); "the
 newest run" is the one whose name says it started last, so reading or evaluating an old run does not make it
-the newest.
+the newest. A project folder (the notebook's) receives its finished run as `final` (`publish_final`) and finds
+an unfinished one to continue (`run_to_resume`).
 """
 
 import contextlib
@@ -22,6 +23,15 @@ import time
 from pathlib import Path
 
 from .errors import KitError, disk_error_reason
+from .files import free_name, numbered_paths, sync_directory, sync_tree
+
+# ftkit.files is the home of file writing; the scripts that import these names from here keep working.
+from .files import fsync_path as fsync_path
+from .files import numbered as numbered
+from .files import update_json as update_json
+from .files import write_json as write_json
+from .files import write_jsonl as write_jsonl
+from .files import write_text_atomic as write_text_atomic
 
 INCOMPLETE_PREFIX = ".incomplete-"
 ADAPTER_FILE = "adapter_config.json"
@@ -38,10 +48,10 @@ class RunFolder:
         self.output_root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.finished = False
-        for number in range(1, 10_000):
+        for candidate in numbered_paths(self.output_root / f"{stamp}_{run_name}", keep_suffix=False):
             # Reserved by creating the hidden folder (atomic: two runs of the same second cannot both get it).
-            name = f"{stamp}_{run_name}" if number == 1 else f"{stamp}_{run_name}-{number}"
-            if (self.output_root / name).exists() or (self.output_root / f"{name}{UNFINISHED_SUFFIX}").exists():
+            name = candidate.name
+            if candidate.exists() or (self.output_root / f"{name}{UNFINISHED_SUFFIX}").exists():
                 continue
             try:
                 (self.output_root / f"{INCOMPLETE_PREFIX}{name}").mkdir()
@@ -56,7 +66,8 @@ class RunFolder:
         """An unfinished run folder left by an interrupted run, to be continued (`--resume`)."""
         path = Path(path)
         if not path.is_dir() or not path.name.startswith(INCOMPLETE_PREFIX):
-            raise KitError(f"--resume {path}: expected an unfinished run folder ({INCOMPLETE_PREFIX}<date-time>_<name>)")
+            raise KitError(f"--resume {path}: expected an unfinished run folder "
+                           f"({INCOMPLETE_PREFIX}<date-time>_<name>)")
         folder = cls.__new__(cls)
         folder.output_root, folder.path, folder.name = path.parent, path, path.name[len(INCOMPLETE_PREFIX):]
         folder.finished = False
@@ -69,8 +80,7 @@ class RunFolder:
         folder as it was, so no failure in between can remove a finished run.
         """
         sync_tree(self.path)
-        for number in range(1, 10_000):
-            final = self.output_root / (self.name if number == 1 else f"{self.name}-{number}")
+        for final in numbered_paths(self.output_root / self.name, keep_suffix=False):
             if final.exists():
                 continue
             try:
@@ -95,8 +105,7 @@ class RunFolder:
                 f"This run did not finish: {reason}\nThe adapter in this folder is the trained one; the files "
                 "a finished run has beside it may be missing. Nothing picks this folder as the newest run; "
                 "pass it with --adapter to use it.\n", encoding="utf-8")
-        for number in range(1, 10_000):
-            target = self.output_root / f"{self.name}{UNFINISHED_SUFFIX}{'' if number == 1 else f'-{number}'}"
+        for target in numbered_paths(self.output_root / f"{self.name}{UNFINISHED_SUFFIX}", keep_suffix=False):
             if target.exists():
                 continue
             try:
@@ -113,33 +122,6 @@ class RunFolder:
         """Remove the unfinished folder; a finished one (renamed by `finish`) is never removed."""
         if self.path.name.startswith(INCOMPLETE_PREFIX):
             shutil.rmtree(self.path, ignore_errors=True)
-
-
-def sync_tree(folder: Path) -> None:
-    """fsync every file in `folder` (and the folder), so that a rename after it never points at lost data."""
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            fsync_path(path)
-    sync_directory(folder)
-
-
-def sync_directory(folder: Path) -> None:
-    """fsync a directory, so that the names in it (a rename, a new file) survive a power cut. Best effort."""
-    fsync_path(folder)
-
-
-def fsync_path(path: Path) -> None:
-    """fsync one file or directory, opened read-only. Best effort: a file system that refuses it is left as it is."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def write_json(path: Path, data) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def is_unfinished(path: Path) -> bool:
@@ -174,7 +156,8 @@ def resolve_adapter(adapter: str | None, output_root: str | Path) -> Path:
     if adapter:
         path = Path(adapter)
         if not (path / ADAPTER_FILE).is_file():
-            raise KitError(f"no adapter at {path} (missing {ADAPTER_FILE}); train one with: python src/v1_000_lora_finetune.py")
+            raise KitError(f"no adapter at {path} (missing {ADAPTER_FILE}); "
+                           "train one with: python src/v1_000_lora_finetune.py")
         check_adapter_folder(path)
         return path
     runs = finished_runs(output_root)
@@ -204,7 +187,8 @@ def check_adapter_folder(adapter_dir: str | Path) -> None:
     adapter_dir = Path(adapter_dir)
     read_adapter_config(adapter_dir)
     if not any((adapter_dir / name).is_file() for name in ADAPTER_WEIGHTS_FILES):
-        raise KitError(f"{adapter_dir}: adapter_config.json but no adapter weights ({' or '.join(ADAPTER_WEIGHTS_FILES)}); "
+        raise KitError(f"{adapter_dir}: adapter_config.json but no adapter weights "
+                       f"({' or '.join(ADAPTER_WEIGHTS_FILES)}); "
                        "is it a finished run folder?")
 
 
@@ -277,34 +261,6 @@ def portable_path(path: str | Path, absolute: bool = False) -> str:
     return text
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file of its own and rename, so a reader never sees half a file.
-
-    The temporary name is unique (two writers of the same file never share it), the data is on disk (fsync)
-    before the rename, and a failed write leaves the old file as it was and no temporary file behind.
-    """
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    sync_directory(path.parent)
-
-
-def update_json(path: Path, key: str, value) -> None:
-    """Set one key of a JSON object file (created when missing), atomically."""
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data[key] = value
-    write_json(path, data)
-
-
 def check_output_root(path: str | Path, option: str = "--output_dir") -> Path:
     """The folder that receives run folders, created when missing and checked writable, before anything is
     loaded; a file, a folder without write permission or a read-only file system is a one-line KitError."""
@@ -341,3 +297,56 @@ def disk_errors_named(folder: Path, what: str = "the run folder"):
         name = getattr(error, "filename", None)
         shown = f" ({Path(name).name})" if name else ""
         raise KitError(f"could not write {what} {folder}{shown}: {reason}") from None
+
+
+def unfinished_run_with_checkpoint(runs_dir: str | Path, run_name: str) -> Path | None:
+    """The newest unfinished run of this name that holds a rolling checkpoint (to resume after a disconnect);
+    newest by the start time in its name, not by when a file in it last changed."""
+    from .checkpoint import CHECKPOINT_FILE
+
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return None
+    candidates = [p for p in runs_dir.glob(f"{INCOMPLETE_PREFIX}*_{run_name}*") if (p / CHECKPOINT_FILE).is_file()
+                  and re.fullmatch(rf"{re.escape(INCOMPLETE_PREFIX)}[^_]+_{re.escape(run_name)}(-\d+)?", p.name)]
+    return max(candidates, key=run_order_key, default=None)
+
+
+def run_to_resume(resume: str, runs_dir: str | Path, run_name: str, log=print) -> Path | None:
+    """A RESUME setting (the notebook's) as the folder to continue, or None for a new run.
+
+    Nothing is resumed without being asked: "" (the default) starts a new run and only names an unfinished one
+    it finds; "latest" continues the newest unfinished run of this project that has a checkpoint; a path
+    continues that folder. (A checkpoint is read with weights_only=True either way: it cannot run code.)
+    """
+    from .checkpoint import CHECKPOINT_FILE
+
+    found = unfinished_run_with_checkpoint(runs_dir, run_name)
+    if not resume:
+        if found:
+            log(f"[resume] {found} can be continued: set RESUME = \"latest\" (or its path) to do so; "
+                "starting a new run")
+        return None
+    if resume == "latest":
+        if found is None:
+            raise KitError(f"RESUME = \"latest\": no unfinished run of '{run_name}' with a checkpoint under {runs_dir}")
+        return found
+    path = Path(resume)
+    if not (path / CHECKPOINT_FILE).is_file():
+        raise KitError(f"RESUME = {resume!r}: no {CHECKPOINT_FILE} there; "
+                       "give \"\", \"latest\" or an unfinished run folder")
+    return path
+
+
+def publish_final(run_dir: str | Path, project_dir: str | Path) -> Path:
+    """Move a finished run folder to `<project_dir>/final`; an existing final is never touched: the new one
+    becomes final-2, final-3, ... A rename on one file system is atomic, so a final folder is always whole."""
+    run_dir, project_dir = Path(run_dir), Path(project_dir)
+    if not (run_dir / ADAPTER_FILE).is_file():
+        raise KitError(f"{run_dir} holds no adapter ({ADAPTER_FILE} missing)")
+    final = free_name(project_dir / "final", keep_suffix=False)
+    run_dir.rename(final)
+    from .model_card import refresh_model_card
+
+    refresh_model_card(final)  # the card names the folder it now lives in
+    return final
