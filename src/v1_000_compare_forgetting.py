@@ -22,12 +22,14 @@ from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
+from ftkit.files import write_json, write_text_atomic
 from ftkit.forgetting import as_plain_text, perplexity
 from ftkit.generation import generate_answers, prompts_and_references
-from ftkit.reporting import save_tradeoff
 from ftkit.modeling import load_for_inference, pick_device
-from ftkit.runs import RunFolder, resolve_adapter, write_json, write_text_atomic
+from ftkit.reporting import save_tradeoff
+from ftkit.runs import RunFolder, resolve_adapter
 from ftkit.settings import parse_settings
+from ftkit.text_tables import markdown_table
 
 
 @dataclass
@@ -111,13 +113,11 @@ def comparison_table(columns, ratio, text_ratio, plain_dir, lwf_dir, samples, se
     keys = ["general_perplexity", "forgetting", "general_text_perplexity", "text_forgetting", "json_parse_rate", "name_set_f1", "address_set_f1",
             "all_fields_exact_match_rate", "fp_rate_on_negative"]
     names = list(columns)
+    rows = [[key, *(f"{columns[n][key]:.3f}" if isinstance(columns[n].get(key), float) else "n/a" for n in names)]
+            for key in keys]
     lines = [f"Plain LoRA ({plain_dir.name}) against LwF + rehearsal ({lwf_dir.name}).",
              f"Perplexity on {settings.general_file} (held out); task metrics on {samples} samples of "
-             f"{settings.validation_file}.", "",
-             "| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key in keys:
-        cells = [f"{columns[n][key]:.3f}" if isinstance(columns[n].get(key), float) else "n/a" for n in names]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+             f"{settings.validation_file}.", "", markdown_table(["measure", *names], rows)]
     lines += ["", "general_perplexity: the held-out conversations in the chat format, answers scored; "
               "general_text_perplexity: the same conversations as plain text, every token scored.",
               f"Forgetting of LwF + rehearsal relative to plain LoRA: {ratio:.2f}x (chat), {text_ratio:.2f}x (plain text)"]

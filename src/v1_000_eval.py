@@ -16,7 +16,6 @@ predictions_<file>.jsonl (the reference and each column's answer). Metric defini
 ftkit/extraction_metrics.py and the README.
 """
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,12 +24,14 @@ from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
-from ftkit.ginza_baseline import INSTALL_HINT, ginza_answers, ginza_missing
+from ftkit.files import update_json, write_jsonl, write_text_atomic
 from ftkit.generation import generate_answers, prompts_and_references
-from ftkit.modeling import load_for_inference, pick_device
+from ftkit.ginza_baseline import INSTALL_HINT, ginza_answers, ginza_missing
 from ftkit.model_card import refresh_model_card
-from ftkit.runs import adapter_base_model, finished_runs, resolve_adapter, update_json, write_text_atomic
+from ftkit.modeling import load_for_inference, pick_device
+from ftkit.runs import adapter_base_model, finished_runs, resolve_adapter
 from ftkit.settings import parse_settings
+from ftkit.text_tables import comma_list, markdown_table
 
 
 @dataclass
@@ -81,7 +82,7 @@ def selected_models(models: str) -> list[str]:
             print(f"[eval] ginza column skipped: ja-ginza is not installed ({INSTALL_HINT})")
             return ["base", "adapter"]
         return ["base", "adapter", "ginza"]
-    which = list(dict.fromkeys(name.strip() for name in models.split(",") if name.strip()))
+    which = list(dict.fromkeys(comma_list(models)))
     if not which or not set(which) <= {"base", "adapter", "ginza"}:
         raise KitError(f"--models is '{models}', expected a comma-separated choice of base, adapter and ginza")
     if "ginza" in which and ginza_missing():
@@ -98,14 +99,11 @@ def output_folder(settings: Settings, language_models: list):
     return folder
 
 
-def markdown_table(columns: dict, title: str) -> str:
+def metrics_table(columns: dict, title: str) -> str:
+    """One row per metric, one column per model, under a heading."""
     names = list(columns)
-    keys = list(next(iter(columns.values())))
-    lines = [f"### {title}", "", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key in keys:
-        cells = [format_value(columns[name].get(key)) for name in names]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[key, *(format_value(columns[name].get(key)) for name in names)] for key in next(iter(columns.values()))]
+    return f"### {title}\n\n" + markdown_table(["metric", *names], rows) + "\n"
 
 
 def format_value(value) -> str:
@@ -130,14 +128,13 @@ def main(settings: Settings):
         columns[which], predictions[which] = evaluate(settings, which, adapter_dir, conversations, references, device)
 
     stem = Path(settings.eval_file).stem
-    table = markdown_table(columns, f"{stem} ({len(references)} samples)")
+    table = metrics_table(columns, f"{stem} ({len(references)} samples)")
     print(table)
     update_json(adapter_dir / "metrics.json", stem, {"eval_file": settings.eval_file, **columns})
     refresh_model_card(adapter_dir)  # the run's README.md lists every evaluation; a no-op without an adapter
     write_text_atomic(adapter_dir / f"metrics_{stem}.md", table)
-    rows = [json.dumps({"reference": ref, **{w: predictions[w][i] for w in which_models}}, ensure_ascii=False)
-            for i, ref in enumerate(references)]
-    write_text_atomic(adapter_dir / f"predictions_{stem}.jsonl", "\n".join(rows) + "\n")
+    write_jsonl(adapter_dir / f"predictions_{stem}.jsonl",
+                [{"reference": ref, **{w: predictions[w][i] for w in which_models}} for i, ref in enumerate(references)])
     print(f"[eval] wrote metrics.json, metrics_{stem}.md and predictions_{stem}.jsonl in {adapter_dir}")
     return columns
 

@@ -68,6 +68,16 @@ def test_non_json_references_fall_back_to_exact_match():
     assert metrics["json_parse_rate"] is None
 
 
+def test_the_eval_table_keeps_its_format():
+    import v1_000_eval as evaluation
+
+    columns = {"base": {"name_set_f1": 0.5, "samples": 4, "fp_rate_on_negative": None},
+               "adapter": {"name_set_f1": 0.91666, "samples": 4, "fp_rate_on_negative": 0.0}}
+    assert evaluation.metrics_table(columns, "eval (4 samples)") == (
+        "### eval (4 samples)\n\n| metric | base | adapter |\n|---|---:|---:|\n| name_set_f1 | 0.500 | 0.917 |\n"
+        "| samples | 4 | 4 |\n| fp_rate_on_negative | n/a | 0.000 |\n")
+
+
 def test_eval_script_writes_metrics_and_table_for_base_and_adapter(tiny_model_dirs, tiny_data, tmp_path):
     import v1_000_eval as evaluation
     import v1_000_lora_finetune as finetune
