@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_OUTPUT_ROOT
-from ftkit.base_model import ensure_base_model
 from ftkit.data import load_samples
 from ftkit.errors import exit_on_user_error
-from ftkit.gguf_export import GGUF_TYPES, write_gguf
 from ftkit.generation import prompts_and_references
-from ftkit.merging import merge_adapter
-from ftkit.runs import adapter_base_model, resolve_adapter
+from ftkit.gguf_export import GGUF_TYPES, write_gguf
+from ftkit.merging import merge_adapter, open_adapter
 from ftkit.settings import check_choice, parse_settings
+from ftkit.text_tables import comma_list, markdown_table
 
 
 @dataclass
@@ -45,11 +44,10 @@ class Settings:
 
 @exit_on_user_error
 def main(settings: Settings) -> dict:
-    gguf_types = [name.strip() for name in settings.types.split(",") if name.strip()]
+    gguf_types = comma_list(settings.types)
     for gguf_type in gguf_types:
         check_choice(gguf_type, GGUF_TYPES, "types")
-    adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
-    base_model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
+    adapter_dir, _, base_model_dir = open_adapter(settings.adapter, settings.output_dir, settings.model)
     conversations, references = prompts_and_references(load_samples(settings.validation_file))
     if settings.num_samples:
         conversations, references = conversations[: settings.num_samples], references[: settings.num_samples]
@@ -158,15 +156,15 @@ def compare_llama_cpp(merged, tokenizer, path: Path, prompts, max_new_tokens: in
 
 
 def report(results: dict) -> None:
-    print("\n| format | file MiB | max abs logit diff | next-token agreement, all positions | on the answer tokens "
-          "| at the first answer token | tokenizer ids | llama.cpp answers |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for gguf_type, result in results.items():
-        print(f"| {gguf_type} | {result['file_mib']} | {result['max_abs_logit_diff']} | {result['next_token_agreement']} "
-              f"({result['positions']}) | {result['answer_token_agreement']} ({result['answer_positions']}) "
-              f"| {result['first_answer_token_agreement']} | {result['tokenizer_same_ids']} "
-              f"| {result.get('llama_cpp_same_answer', 'not installed')} "
-              f"(tokenizer {result.get('llama_cpp_tokenizer_same_ids', '-')}) |")
+    header = ["format", "file MiB", "max abs logit diff", "next-token agreement, all positions", "on the answer tokens",
+              "at the first answer token", "tokenizer ids", "llama.cpp answers"]
+    rows = [[gguf_type, result["file_mib"], result["max_abs_logit_diff"],
+             f"{result['next_token_agreement']} ({result['positions']})",
+             f"{result['answer_token_agreement']} ({result['answer_positions']})",
+             result["first_answer_token_agreement"], result["tokenizer_same_ids"],
+             f"{result.get('llama_cpp_same_answer', 'not installed')} "
+             f"(tokenizer {result.get('llama_cpp_tokenizer_same_ids', '-')})"] for gguf_type, result in results.items()]
+    print("\n" + markdown_table(header, rows))
     kept = all(result["chat_template_kept"] for result in results.values())
     print(f"chat template read back unchanged from every file: {kept}")
 

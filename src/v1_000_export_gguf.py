@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftkit import DEFAULT_OUTPUT_ROOT
-from ftkit.base_model import ensure_base_model
 from ftkit.errors import KitError, exit_on_user_error
+from ftkit.files import write_text_atomic
 from ftkit.gguf_export import GGUF_TYPES, modelfile_text, write_gguf
-from ftkit.merging import merge_adapter
+from ftkit.merging import merge_adapter, new_output_path, open_adapter
 from ftkit.model_card import gguf_card_text, ollama_name, read_run, training_system_prompt
-from ftkit.runs import adapter_base_model, resolve_adapter, write_text_atomic
 from ftkit.settings import check_choice, parse_settings
 
 AUTO = "auto"
@@ -47,16 +46,12 @@ class Settings:
 @exit_on_user_error
 def main(settings: Settings) -> Path:
     check_choice(settings.type, GGUF_TYPES, "type")
-    adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
-    base_model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
-    out_path = Path(settings.output) if settings.output else free_export_path(Path(f"{adapter_dir}-{settings.type}.gguf"))
-    if out_path.suffix != ".gguf":
-        raise KitError(f"--output {out_path}: the file name must end in .gguf")
+    adapter_dir, _, base_model_dir = open_adapter(settings.adapter, settings.output_dir, settings.model)
+    if settings.output and Path(settings.output).suffix != ".gguf":
+        raise KitError(f"--output {Path(settings.output)}: the file name must end in .gguf")
+    out_path = new_output_path(settings.output, Path(f"{adapter_dir}-{settings.type}.gguf"),
+                               "GGUF files and the files beside them", beside=files_beside)
     beside = files_beside(out_path)
-    for path in [out_path] + beside:
-        if path.exists():
-            raise KitError(f"{path} already exists; GGUF files and the files beside them are never overwritten "
-                           "(choose another --output)")
     print(f"[gguf] base {base_model_dir} + adapter {adapter_dir} -> {out_path} ({settings.type})")
 
     model, tokenizer = merge_adapter(base_model_dir, adapter_dir)  # fp32: each format rounds from the exact merge
@@ -83,16 +78,6 @@ def main(settings: Settings) -> Path:
 def files_beside(gguf_path: Path) -> list[Path]:
     """The Modelfile and the model card written beside a GGUF file."""
     return [gguf_path.with_suffix(".Modelfile"), gguf_path.with_suffix(".md")]
-
-
-def free_export_path(path: Path) -> Path:
-    """`path`, or `path-2`, `path-3`, ... whichever is free together with the files beside it."""
-    number = 1
-    while True:
-        candidate = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
-        if not any(p.exists() for p in [candidate] + files_beside(candidate)):
-            return candidate
-        number += 1
 
 
 def system_prompt_of(settings: Settings, adapter_dir: Path) -> str | None:

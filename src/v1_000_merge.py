@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftkit import DEFAULT_OUTPUT_ROOT
-from ftkit.base_model import ensure_base_model, is_hub_id
-from ftkit.errors import KitError, exit_on_user_error
-from ftkit.merging import free_path, merge_adapter, push_to_hub, save_merged
+from ftkit.base_model import is_hub_id
+from ftkit.errors import exit_on_user_error
+from ftkit.merging import merge_adapter, new_output_path, open_adapter, push_to_hub, save_merged
 from ftkit.model_card import merged_card_text
-from ftkit.runs import adapter_base_model, check_output_root, portable_path, resolve_adapter
+from ftkit.runs import check_output_root, portable_path
 from ftkit.settings import check_choice, parse_settings
 
 DTYPES = ("bf16", "fp32")
@@ -44,12 +44,8 @@ def main(settings: Settings) -> Path:
     import torch
 
     check_choice(settings.dtype, DTYPES, "dtype")
-    adapter_dir = resolve_adapter(settings.adapter, settings.output_dir)
-    base_model = settings.model or adapter_base_model(adapter_dir)
-    base_model_dir = ensure_base_model(base_model)
-    out_dir = Path(settings.output) if settings.output else free_path(Path(f"{adapter_dir}-merged"))
-    if out_dir.exists():
-        raise KitError(f"{out_dir} already exists; merged models are never overwritten (choose another --output)")
+    adapter_dir, base_model, base_model_dir = open_adapter(settings.adapter, settings.output_dir, settings.model)
+    out_dir = new_output_path(settings.output, Path(f"{adapter_dir}-merged"), "merged models")
     check_output_root(out_dir.parent, "--output")  # a file, no permission, a read-only disk: said before the merge
     print(f"[merge] base {base_model_dir} + adapter {adapter_dir} -> {out_dir} ({settings.dtype})")
 

@@ -224,6 +224,21 @@ def test_default_name_is_beside_the_run_and_nothing_is_overwritten(runs, capsys)
     assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
 
 
+def test_a_file_beside_the_output_is_never_overwritten_and_the_default_name_skips_it(runs, tmp_path, capsys):
+    from ftkit.merging import new_output_path
+
+    _, run_dir = runs["llama"]
+    (tmp_path / "m.md").write_text("a card of another export")
+    with pytest.raises(SystemExit) as stopped:
+        export.main(export.Settings(adapter=str(run_dir), output=str(tmp_path / "m.gguf")))
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"{tmp_path / 'm.md'} already exists; GGUF files and the files beside" in err
+    with pytest.raises(SystemExit):
+        export.main(export.Settings(adapter=str(run_dir), output=str(tmp_path / "m.bin")))
+    assert "the file name must end in .gguf" in capsys.readouterr().err
+    chosen = new_output_path("", tmp_path / "m.gguf", "GGUF files", beside=export.files_beside)
+    assert chosen == tmp_path / "m-2.gguf" and sorted(p.name for p in tmp_path.iterdir()) == ["m.md"]
+
 def test_unsupported_models_get_one_clear_line(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, Qwen3Config, Qwen3MoeConfig
@@ -402,3 +417,21 @@ def test_go_text_template_renders_the_templates_as_the_kits_renderer_does(tmp_pa
                             text=True, timeout=300, env={**__import__("os").environ, "GO111MODULE": "off"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == expected
+
+
+def test_the_export_check_compares_a_read_back_file_with_the_merged_model_and_leaves_nothing(runs, tmp_path, capsys):
+    import v1_000_check_gguf_export as check
+
+    base_dir, run_dir = runs["gemma3"]
+    validation = write_jsonl(tmp_path / "validation.jsonl", TINY_RECORDS[:2])
+    before = sorted(p.name for p in run_dir.parent.iterdir())
+    results = check.main(check.Settings(adapter=str(run_dir), validation_file=str(validation), types=" f16, ",
+                                        llama_cpp_samples=0))
+    assert list(results) == ["f16"]  # the comma list, stripped
+    result = results["f16"]
+    assert result["next_token_agreement"] == 1.0 and result["first_answer_token_agreement"] == "2/2"
+    assert 0 < result["max_abs_logit_diff"] < 0.05 and result["tokenizer_same_ids"] == "2/2"
+    assert result["chat_template_kept"]
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == before  # the files went to a temporary folder
+    out = capsys.readouterr().out
+    assert f"| f16 | {result['file_mib']} | {result['max_abs_logit_diff']} | 1.0 ({result['positions']}) |" in out

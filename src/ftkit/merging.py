@@ -1,8 +1,9 @@
 """Merging a LoRA adapter into its base model: one standalone Hugging Face directory that needs no peft.
 
-`merge_adapter` folds the low-rank update into the base weights with peft's own `merge_and_unload` (in fp32,
-then cast, so that bf16 rounding happens once); `save_merged` writes the result complete or not at all, the way
-run folders are written; `push_to_hub` uploads it.
+`open_adapter` and `new_output_path` are the opening the merge, GGUF export and export check scripts share: which
+adapter, which base model, which new file or folder. `merge_adapter` folds the low-rank update into the base
+weights with peft's own `merge_and_unload` (in fp32, then cast, so that bf16 rounding happens once);
+`save_merged` writes the result complete or not at all, the way run folders are written; `push_to_hub` uploads it.
 """
 
 import os
@@ -11,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import KitError, first_line
+from .files import free_name
 
 MERGED_INFO_FILE = "merged_from.json"
 
@@ -32,13 +34,36 @@ def merge_adapter(base_model_dir: str | Path, adapter_dir: str | Path, dtype=Non
     return merged, tokenizer
 
 
+def open_adapter(adapter: str | None, output_dir: str | Path, model: str = "") -> tuple[Path, str, Path]:
+    """(adapter folder, base model as named, base model directory) for a script that works on a trained adapter.
+
+    The adapter is the folder given or the newest finished run under `output_dir`, checked; the base model is
+    `model`, else the one the adapter was trained on, made ready locally (a Hub id is downloaded once).
+    """
+    from .base_model import ensure_base_model
+    from .runs import adapter_base_model, resolve_adapter
+
+    adapter_dir = resolve_adapter(adapter, output_dir)
+    base_model = model or adapter_base_model(adapter_dir)
+    return adapter_dir, base_model, ensure_base_model(base_model)
+
+
+def new_output_path(output: str, default: Path, what: str, beside=None) -> Path:
+    """The file or folder a script writes: `output`, else the first free one of `default`, `default-2`, ...;
+    never one that exists. `beside(path)` lists the files written next to it, which must be free too; `what`
+    names the kind in the message, such as "merged models"."""
+    beside = beside or (lambda path: [])
+    path = Path(output) if output else free_name(default, lambda candidate: any(
+        p.exists() for p in [candidate, *beside(candidate)]))
+    for taken in [path, *beside(path)]:
+        if taken.exists():
+            raise KitError(f"{taken} already exists; {what} are never overwritten (choose another --output)")
+    return path
+
+
 def free_path(path: Path) -> Path:
     """`path`, or `path-2`, `path-3`, ... whichever does not exist yet (file names keep their suffix)."""
-    candidate, number = path, 1
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}" if path.suffix else f"{path.name}-{number}")
-    return candidate
+    return free_name(path)
 
 
 def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None = None, readme: str | None = None) -> Path:
