@@ -19,7 +19,9 @@ from pathlib import Path
 
 from ftkit import DEFAULT_DATASET_DIR
 from ftkit.errors import KitError, exit_on_user_error
+from ftkit.files import write_jsonl
 from ftkit.settings import parse_settings
+from ftkit.text_tables import comma_list
 
 
 @dataclass
@@ -59,7 +61,7 @@ def corpus_conversations(language: str) -> list[dict]:
 def main(settings: Settings):
     rng = random.Random(settings.seed)
     rehearsal, heldout = [], []
-    for language in [name.strip() for name in settings.languages.split(",") if name.strip()]:
+    for language in comma_list(settings.languages):
         unique = {json.dumps(r["messages"], ensure_ascii=False): r for r in corpus_conversations(language)}
         records = list(unique.values())
         rng.shuffle(records)
@@ -68,8 +70,7 @@ def main(settings: Settings):
     out_dir = Path(settings.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, records in (("general_rehearsal.jsonl", rehearsal), ("general_heldout.jsonl", heldout)):
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        (out_dir / name).write_text(text, encoding="utf-8")
+        write_jsonl(out_dir / name, records)
         print(f"[data] {len(records)} conversations -> {out_dir / name}")
     return out_dir
 

@@ -19,6 +19,8 @@ from collections import Counter
 from itertools import combinations
 from pathlib import Path
 
+from ftkit.files import write_text_atomic
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "tmp_docker" / "dataset" / "names_ja.tsv"
 # Single-kanji surnames that read as ordinary words alone (中, 今, 前, 高, 新 ...) are left out; these are kept.
@@ -111,7 +113,7 @@ def main():
                 kept.add((spelling, reading))
         rows += [f"{kind}\t{s}\t{r}\t1" for s, r in sorted(kept, key=lambda sr: (sr[1], sr[0]))]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_text_atomic(args.out, "\n".join(rows) + "\n")
     counts = Counter(row.split("\t")[0] for row in rows[1:])
     print(f"wrote {args.out}: {counts['sur']} surnames, {counts['m']} male and {counts['f']} female given names")
 

@@ -10,7 +10,6 @@ Run:
 Every input line is checked with the training loader first (errors name file and line).
 """
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_checked_records
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.extraction_metrics import parse_json
+from ftkit.files import write_jsonl
 from ftkit.settings import parse_settings
 
 
@@ -78,9 +78,7 @@ def main(settings: Settings):
 
     output = Path(settings.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.tmp")
-    temporary.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in mixed), encoding="utf-8")
-    temporary.replace(output)
+    write_jsonl(output, mixed)
     share = keep / len(mixed) if mixed else 0.0
     print(f"[mix] read {len(positives)} positives and {len(negatives)} negatives from {len(settings.input)} file(s)")
     print(f"[mix] wrote {len(mixed)} records to {output}: {len(positive_records)} positives "
