@@ -40,7 +40,8 @@ from faker import Faker
 from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import read_text_file
 from ftkit.errors import KitError, exit_on_user_error
-from ftkit.runs import check_output_root, disk_errors_named, write_text_atomic
+from ftkit.files import write_jsonl
+from ftkit.runs import check_output_root, disk_errors_named
 from ftkit.settings import check_number, parse_settings
 from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 
@@ -1875,14 +1876,14 @@ def shape_stats(records, tags):
     return stats
 
 
-def write_jsonl(path, records):
-    """One record per line, through write_text_atomic: a run stopped midway leaves the previous file whole."""
+def write_split(path, records):
+    """One record per line, atomically (write_jsonl): a run stopped midway leaves the previous file whole."""
     # The atomic writer's temporary file is readable by its owner only; the data keeps the mode a plain open() gives
     # (the old file's, else the umask's), since others read it too: a container, a checkout shared by accounts.
     umask = os.umask(0)
     os.umask(umask)
     mode = path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~umask
-    write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+    write_jsonl(path, records)
     os.chmod(path, mode)
 
 
@@ -1908,8 +1909,8 @@ def main(settings: Settings) -> dict:
     # its own stream, no overlap
     validation, validation_tags = make_split(settings.seed + 1, settings.validation_size, exclude=train_texts)
     with disk_errors_named(out_dir, "the dataset folder"):
-        write_jsonl(out_dir / "train.jsonl", train)
-        write_jsonl(out_dir / "validation.jsonl", validation)
+        write_split(out_dir / "train.jsonl", train)
+        write_split(out_dir / "validation.jsonl", validation)
     print(f"wrote {len(train)} train and {len(validation)} validation records to {out_dir}")
     if settings.stats:
         print_stats(train, train_tags, validation, validation_tags)
