@@ -1,12 +1,15 @@
 """The bundled dataset: made by the seeded generator, well-formed, and kept apart from the realistic test set."""
 
 import collections
+import errno
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 from conftest import REPO_ROOT
 
 from ftkit import DEFAULT_DATASET_DIR
@@ -77,6 +80,119 @@ def test_a_name_missing_from_its_text_is_refused(monkeypatch):
     with pytest.raises(gen.GuidelineError, match="山田太郎") as refused:
         gen.make_record(gen.RandomDraws(0), negative=False)
     assert isinstance(refused.value, ValueError)  # what the generator raised before, for callers that catch it
+
+
+def without_names(template):
+    return template.replace("{N}", "")
+
+
+def test_a_guideline_violation_is_one_line_and_exit_status_2_even_under_python_O(tmp_path):
+    # Templates that drop the name make answers that quote nothing: the check must hold with asserts switched off.
+    words = yaml.safe_load((DEFAULT_DATASET_DIR / "vocabulary_ja.yml").read_text(encoding="utf-8"))
+    for key in ("residence_shapes", "shapes_without_residence", "foreign_resident_shapes",
+                "suspect_without_home_shapes"):
+        words[key] = [[tag, without_names(template)] for tag, template in words[key]]
+    broken = tmp_path / "broken.yml"
+    broken.write_text(yaml.safe_dump(words, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-O", str(GENERATOR), "--vocabulary_file", str(broken),
+                             "--out_dir", str(out), "--train_size", "50", "--validation_size", "10"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and "is not in the text" in errors[0], result.stderr
+    assert not (out / "train.jsonl").exists()
+
+
+def test_sizes_out_of_range_are_one_line_errors(tmp_path, capsys):
+    import v1_000_make_dataset as gen
+
+    with pytest.raises(SystemExit) as stopped:
+        gen.main(gen.Settings(train_size=0, out_dir=str(tmp_path)))
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "error: --train_size is 0, expected a whole number of at least 1\n"
+
+
+class FailingHalfway:
+    """A file handle that writes half of what it is given, then finds the disk full."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, text):
+        self.handle.write(text[: len(text) // 2])
+        self.handle.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def test_an_interrupted_write_leaves_the_previous_files_whole(tmp_path, monkeypatch, capsys):
+    import v1_000_make_dataset as gen
+
+    before = {name: f"{name} of an earlier run\n".encode() for name in ("train.jsonl", "validation.jsonl")}
+    for name, content in before.items():
+        (tmp_path / name).write_bytes(content)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: FailingHalfway(real_fdopen(*args, **kwargs)))
+    with pytest.raises(SystemExit) as stopped:
+        gen.main(gen.Settings(train_size=30, validation_size=5, out_dir=str(tmp_path)))
+    assert stopped.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: could not write the dataset folder") and "No space left" in message
+    assert message.count("\n") == 1
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # and no temporary file left
+
+
+def test_the_written_files_keep_the_mode_a_plain_write_gives(tmp_path):
+    import v1_000_make_dataset as gen
+
+    (tmp_path / "train.jsonl").write_text("old\n", encoding="utf-8")
+    (tmp_path / "train.jsonl").chmod(0o640)
+    gen.main(gen.Settings(train_size=20, validation_size=3, out_dir=str(tmp_path)))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "train.jsonl").stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+    assert (tmp_path / "validation.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask  # a new one gets the umask's
+
+
+def test_the_vocabulary_is_read_without_running_anything_in_it(tmp_path):
+    import v1_000_make_dataset as gen
+
+    marker = tmp_path / "ran"
+    hostile = tmp_path / "hostile.yml"
+    hostile.write_text(f"parties: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+    with pytest.raises(gen.KitError, match="hostile.yml:1: not a vocabulary file"):
+        gen.read_vocabulary(hostile, DEFAULT_DATASET_DIR / "names_ja.tsv")
+    assert not marker.exists()
+
+
+def test_a_vocabulary_without_an_entry_is_a_one_line_error_naming_it(tmp_path):
+    import v1_000_make_dataset as gen
+
+    words = yaml.safe_load((DEFAULT_DATASET_DIR / "vocabulary_ja.yml").read_text(encoding="utf-8"))
+    del words["countries"]
+    partial = tmp_path / "partial.yml"
+    partial.write_text(yaml.safe_dump(words, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(gen.KitError, match="partial.yml: no 'countries' entry"):
+        gen.read_vocabulary(partial, DEFAULT_DATASET_DIR / "names_ja.tsv")
+
+
+def test_the_usage_line_of_the_docstring_gives_the_defaults_of_the_settings():
+    import v1_000_make_dataset as gen
+
+    usage = next(line for line in gen.__doc__.splitlines() if "python src/v1_000_make_dataset.py" in line)
+    documented = dict(re.findall(r"\[--(\w+) (\d+)\]", usage))
+    assert documented == {"train_size": "1500", "validation_size": "120", "seed": "0"}
+    assert {name: str(getattr(gen.Settings, name)) for name in documented} == documented
+    assert "default DIR: tmp_docker/dataset" in gen.__doc__ and gen.Settings.out_dir == str(DEFAULT_DATASET_DIR)
 
 
 def test_names_file_is_what_the_converter_writes(tmp_path):
