@@ -274,11 +274,11 @@ class RandomDraws:
             town = self.town()
         if level == "town":
             return head + town, level, pref, city
-        # chome, block and house numbers: small, as real ones are
-        c, b, g = self.number(1, 9), self.number(1, 30), self.number(1, 25)
-        return self.pick([f"{head}{town}{c}丁目{b}番{g}号", f"{head}{town}{c}の{b}の{g}", f"{head}{town}{c}丁目",
-                          f"{head}{town}{c}丁目{b}の{g}", f"{head}{town}{c}丁目{b}番",
-                          f"{head}{town}{self.number(1, 999)}番地", f"{head}{town}{c}－{b}－{g}"]), level, pref, city
+        place = head + town
+        chome, block, house = self.number(1, 9), self.number(1, 30), self.number(1, 25)  # small, as real ones are
+        return self.pick([f"{place}{chome}丁目{block}番{house}号", f"{place}{chome}の{block}の{house}", f"{place}{chome}丁目",
+                          f"{place}{chome}丁目{block}の{house}", f"{place}{chome}丁目{block}番",
+                          f"{place}{self.number(1, 999)}番地", f"{place}{chome}－{block}－{house}"]), level, pref, city
 
     def police(self, pref, city):
         force = "警視庁" if pref == "東京都" else pref + "警"
