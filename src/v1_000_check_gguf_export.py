@@ -31,15 +31,20 @@ from ftkit.text_tables import comma_list, markdown_table
 
 @dataclass
 class Settings:
-    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    adapter: str = field(default="", metadata={
+        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on"})
-    validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "chat JSONL whose conversations are compared"})
+    model: str = field(default="", metadata={
+        "help": "base model directory; default: the one the adapter was trained on"})
+    validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={
+        "help": "chat JSONL whose conversations are compared"})
     num_samples: int = field(default=0, metadata={"help": "compare on the first N conversations (0: all)"})
     types: str = field(default="bf16,f16,q8_0", metadata={"help": "comma-separated GGUF formats to check"})
-    llama_cpp_samples: int = field(default=5, metadata={"help": "with llama-cpp-python installed: greedy answers compared on this many prompts"})
+    llama_cpp_samples: int = field(default=5, metadata={
+        "help": "with llama-cpp-python installed: greedy answers compared on this many prompts"})
     max_new_tokens: int = field(default=96, metadata={"help": "answer length limit for the generation comparison"})
-    keep_dir: str = field(default="", metadata={"help": "keep the GGUF files in this new folder instead of a temporary one"})
+    keep_dir: str = field(default="", metadata={
+        "help": "keep the GGUF files in this new folder instead of a temporary one"})
 
 
 @exit_on_user_error
@@ -51,7 +56,8 @@ def main(settings: Settings) -> dict:
     conversations, references = prompts_and_references(load_samples(settings.validation_file))
     if settings.num_samples:
         conversations, references = conversations[: settings.num_samples], references[: settings.num_samples]
-    print(f"[check] base {base_model_dir} + adapter {adapter_dir}; {len(conversations)} conversations of {settings.validation_file}")
+    print(f"[check] base {base_model_dir} + adapter {adapter_dir}; "
+          f"{len(conversations)} conversations of {settings.validation_file}")
 
     merged, tokenizer = merge_adapter(base_model_dir, adapter_dir)
     prompts, full_ids, answer_starts = encode(tokenizer, conversations, references)
@@ -63,7 +69,8 @@ def main(settings: Settings) -> dict:
         results = compare_read_back(merged, tokenizer, paths, prompts, full_ids, answer_starts)
         if importlib.util.find_spec("llama_cpp") and settings.llama_cpp_samples:
             for gguf_type, path in paths.items():
-                results[gguf_type].update(compare_llama_cpp(merged, tokenizer, path, prompts[: settings.llama_cpp_samples],
+                results[gguf_type].update(compare_llama_cpp(merged, tokenizer, path,
+                                                            prompts[: settings.llama_cpp_samples],
                                                             settings.max_new_tokens))
     finally:
         if not settings.keep_dir:
@@ -95,9 +102,10 @@ def compare_read_back(merged, tokenizer, paths: dict, prompts, full_ids, answer_
 
     first = next(iter(paths.values()))  # the tokenizer metadata is the same in every format
     file_tokenizer = AutoTokenizer.from_pretrained(str(first.parent), gguf_file=first.name)
-    same_ids = sum(file_tokenizer(prompt, add_special_tokens=False).input_ids == tokenizer(prompt, add_special_tokens=False).input_ids
-                   for prompt in prompts)
-    file_models = {gguf_type: AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+    same_ids = sum(file_tokenizer(prompt, add_special_tokens=False).input_ids
+                   == tokenizer(prompt, add_special_tokens=False).input_ids for prompt in prompts)
+    file_models = {gguf_type: AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                                   dtype=torch.float32).eval()
                    for gguf_type, path in paths.items()}
     results = {gguf_type: {"file_mib": round(path.stat().st_size / 2**20, 1), "max_abs_logit_diff": 0.0, "agree": 0,
                            "answer_agree": 0, "first_agree": 0, "tokenizer_same_ids": f"{same_ids}/{len(prompts)}",
@@ -109,7 +117,8 @@ def compare_read_back(merged, tokenizer, paths: dict, prompts, full_ids, answer_
             inputs = torch.tensor([ids])
             want = merged(inputs).logits[0]
             positions += len(ids)
-            answer_positions += len(ids) - start - 1  # from the first answer token to the end (the last predicts past it)
+            # from the first answer token to the end (the last position predicts past it)
+            answer_positions += len(ids) - start - 1
             for gguf_type, file_model in file_models.items():
                 got = file_model(inputs).logits[0]
                 result = results[gguf_type]
@@ -144,15 +153,17 @@ def compare_llama_cpp(merged, tokenizer, path: Path, prompts, max_new_tokens: in
         ids = tokenizer(prompt, add_special_tokens=False).input_ids
         same_ids += llm.tokenize(prompt.encode(), add_bos=False, special=True) == ids
         with torch.no_grad():
-            expected = merged.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
-                                       eos_token_id=list(stops), pad_token_id=tokenizer.pad_token_id)[0, len(ids):].tolist()
+            generated = merged.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                        eos_token_id=list(stops), pad_token_id=tokenizer.pad_token_id)
+            expected = generated[0, len(ids):].tolist()
         got = []
         for token in llm.generate(ids, temp=0.0, top_k=1, reset=True):
             got.append(token)
             if token in stops or len(got) >= max_new_tokens:
                 break
         same += got == expected
-    return {"llama_cpp_same_answer": f"{same}/{len(prompts)}", "llama_cpp_tokenizer_same_ids": f"{same_ids}/{len(prompts)}"}
+    return {"llama_cpp_same_answer": f"{same}/{len(prompts)}",
+            "llama_cpp_tokenizer_same_ids": f"{same_ids}/{len(prompts)}"}
 
 
 def report(results: dict) -> None:

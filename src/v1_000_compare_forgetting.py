@@ -10,7 +10,8 @@ Forgetting is the increase of the model's perplexity on held-out general convers
 measured twice: on the conversations in the chat format (answers scored) and on the same conversations as
 plain text (every token scored), which the base model, a plain language model, was trained for.
 Task metrics are the extraction metrics of v1_000_eval.py on the validation file (greedy, CPU by default).
-Writes comparison.json, comparison.md and tradeoff.png (forgetting against name F1) into a new folder src/output/<date-time>_forgetting/.
+Writes comparison.json, comparison.md and tradeoff.png (forgetting against name F1) into a new folder
+src/output/<date-time>_forgetting/.
 """
 
 from dataclasses import dataclass, field, replace
@@ -34,17 +35,24 @@ from ftkit.text_tables import markdown_table
 
 @dataclass
 class Settings:
-    plain_run: str = field(default="", metadata={"help": "plain LoRA run folder; '' trains one with v1_000_lora_finetune.py defaults"})
-    lwf_run: str = field(default="", metadata={"help": "LwF + rehearsal run folder; '' trains one with v1_000_lora_lwf_finetune.py defaults"})
+    plain_run: str = field(default="", metadata={
+        "help": "plain LoRA run folder; '' trains one with v1_000_lora_finetune.py defaults"})
+    lwf_run: str = field(default="", metadata={
+        "help": "LwF + rehearsal run folder; '' trains one with v1_000_lora_lwf_finetune.py defaults"})
     model: str = field(default=str(DEFAULT_MODEL_DIR), metadata={"help": "base model directory"})
-    train_file: str = field(default=str(DEFAULT_DATASET_DIR / "train.jsonl"), metadata={"help": "training data of both runs (when they are trained here)"})
-    validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "task metrics are measured here"})
-    rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": "general data mixed into the LwF run"})
-    general_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={"help": "held-out general conversations for perplexity"})
+    train_file: str = field(default=str(DEFAULT_DATASET_DIR / "train.jsonl"), metadata={
+        "help": "training data of both runs (when they are trained here)"})
+    validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={
+        "help": "task metrics are measured here"})
+    rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={
+        "help": "general data mixed into the LwF run"})
+    general_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={
+        "help": "held-out general conversations for perplexity"})
     max_steps: int = field(default=-1, metadata={"help": "optimizer steps of each trained run (-1: one epoch)"})
     seed: int = field(default=42, metadata={"help": "seed of both trained runs"})
     eval_samples: int = field(default=0, metadata={"help": "validation samples to generate answers for (0: all)"})
-    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "runs and the comparison folder go here"})
+    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={
+        "help": "runs and the comparison folder go here"})
     device: str = field(default="cpu", metadata={"help": "device of the evaluation: cpu (default) | cuda | auto"})
 
 
@@ -94,7 +102,8 @@ def main(settings: Settings):
                                                      "text_forgetting_ratio_lwf_over_plain": text_ratio})
         write_text_atomic(folder.path / "comparison.md", table)
         save_tradeoff([(name, column["text_forgetting"], column["name_set_f1"]) for name, column in columns.items()
-                       if "name_set_f1" in column], folder.path / "tradeoff.png", title="plain LoRA against LwF + rehearsal")
+                       if "name_set_f1" in column], folder.path / "tradeoff.png",
+                      title="plain LoRA against LwF + rehearsal")
         comparison_dir = folder.finish()
     except BaseException:
         folder.discard()
@@ -110,8 +119,8 @@ def forgetting_ratio(columns: dict, key: str) -> float:
 
 
 def comparison_table(columns, ratio, text_ratio, plain_dir, lwf_dir, samples, settings) -> str:
-    keys = ["general_perplexity", "forgetting", "general_text_perplexity", "text_forgetting", "json_parse_rate", "name_set_f1", "address_set_f1",
-            "all_fields_exact_match_rate", "fp_rate_on_negative"]
+    keys = ["general_perplexity", "forgetting", "general_text_perplexity", "text_forgetting", "json_parse_rate",
+            "name_set_f1", "address_set_f1", "all_fields_exact_match_rate", "fp_rate_on_negative"]
     names = list(columns)
     rows = [[key, *(f"{columns[n][key]:.3f}" if isinstance(columns[n].get(key), float) else "n/a" for n in names)]
             for key in keys]
@@ -120,7 +129,8 @@ def comparison_table(columns, ratio, text_ratio, plain_dir, lwf_dir, samples, se
              f"{settings.validation_file}.", "", markdown_table(["measure", *names], rows)]
     lines += ["", "general_perplexity: the held-out conversations in the chat format, answers scored; "
               "general_text_perplexity: the same conversations as plain text, every token scored.",
-              f"Forgetting of LwF + rehearsal relative to plain LoRA: {ratio:.2f}x (chat), {text_ratio:.2f}x (plain text)"]
+              f"Forgetting of LwF + rehearsal relative to plain LoRA: {ratio:.2f}x (chat), "
+              f"{text_ratio:.2f}x (plain text)"]
     return "\n".join(lines) + "\n"
 
 

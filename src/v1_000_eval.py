@@ -36,14 +36,17 @@ from ftkit.text_tables import comma_list, markdown_table
 
 @dataclass
 class Settings:
-    eval_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={"help": "chat JSONL whose last assistant turns are the references"})
-    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    eval_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={
+        "help": "chat JSONL whose last assistant turns are the references"})
+    adapter: str = field(default="", metadata={
+        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory, .gguf file or Hub id; default: the one the adapter was trained on"})
-    models: str = field(default="", metadata={"help": "columns to evaluate, comma-separated, among base, adapter and ginza "
-                                                  "(GiNZA's off-the-shelf spaCy NER, no fine-tuning and no language model "
-                                                  "loaded; needs pip install ja-ginza==5.3.0 ginza==5.3.0); default: "
-                                                  "base,adapter, plus ginza when ja-ginza is installed"})
+    model: str = field(default="", metadata={
+        "help": "base model directory, .gguf file or Hub id; default: the one the adapter was trained on"})
+    models: str = field(default="", metadata={
+        "help": "columns to evaluate, comma-separated, among base, adapter and ginza (GiNZA's off-the-shelf spaCy NER, "
+                "no fine-tuning and no language model loaded; needs pip install ja-ginza==5.3.0 ginza==5.3.0); "
+                "default: base,adapter, plus ginza when ja-ginza is installed"})
     max_samples: int = field(default=0, metadata={"help": "evaluate the first N records only (0: all)"})
     batch_size: int = field(default=16, metadata={"help": "prompts generated together"})
     max_new_tokens: int = field(default=192, metadata={"help": "answer length limit in tokens"})
@@ -65,7 +68,8 @@ def evaluate(settings: Settings, which: str, adapter_dir, conversations, referen
         answers = ginza_answers([last_user_text(messages) for messages in conversations])
         return extraction_metrics(answers, references), answers
     model, tokenizer = load_for_inference(settings.model, adapter_dir if which == "adapter" else None, device)
-    answers = generate_answers(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size, device, desc=which)
+    answers = generate_answers(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size, device,
+                               desc=which)
     return extraction_metrics(answers, references), answers
 
 
@@ -86,7 +90,8 @@ def selected_models(models: str) -> list[str]:
     if not which or not set(which) <= {"base", "adapter", "ginza"}:
         raise KitError(f"--models is '{models}', expected a comma-separated choice of base, adapter and ginza")
     if "ginza" in which and ginza_missing():
-        raise KitError(f"--models {models} asks for the ginza column, but ja-ginza is not installed; install it with: {INSTALL_HINT}")
+        raise KitError(f"--models {models} asks for the ginza column, but ja-ginza is not installed; "
+                       f"install it with: {INSTALL_HINT}")
     return which
 
 
@@ -121,7 +126,8 @@ def main(settings: Settings):
     if language_models:
         settings = replace(settings, model=str(ensure_base_model(settings.model or adapter_base_model(adapter_dir))))
     conversations, references = load_eval_set(settings.eval_file, settings.max_samples)
-    print(f"[eval] {len(references)} samples from {settings.eval_file}; {'adapter' if language_models else 'results in'} {adapter_dir}")
+    print(f"[eval] {len(references)} samples from {settings.eval_file}; "
+          f"{'adapter' if language_models else 'results in'} {adapter_dir}")
 
     columns, predictions = {}, {}
     for which in which_models:
@@ -133,8 +139,9 @@ def main(settings: Settings):
     update_json(adapter_dir / "metrics.json", stem, {"eval_file": settings.eval_file, **columns})
     refresh_model_card(adapter_dir)  # the run's README.md lists every evaluation; a no-op without an adapter
     write_text_atomic(adapter_dir / f"metrics_{stem}.md", table)
-    write_jsonl(adapter_dir / f"predictions_{stem}.jsonl",
-                [{"reference": ref, **{w: predictions[w][i] for w in which_models}} for i, ref in enumerate(references)])
+    rows = [{"reference": reference, **{which: predictions[which][i] for which in which_models}}
+            for i, reference in enumerate(references)]
+    write_jsonl(adapter_dir / f"predictions_{stem}.jsonl", rows)
     print(f"[eval] wrote metrics.json, metrics_{stem}.md and predictions_{stem}.jsonl in {adapter_dir}")
     return columns
 

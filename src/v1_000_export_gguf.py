@@ -35,12 +35,18 @@ AUTO = "auto"
 
 @dataclass
 class Settings:
-    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    adapter: str = field(default="", metadata={
+        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
-    output: str = field(default="", metadata={"help": "GGUF file to write; default: <adapter folder>-<type>.gguf (never overwritten)"})
-    type: str = field(default="q8_0", metadata={"help": "weight format: q8_0 (8-bit, default), bf16 or f16 (16-bit, unquantized)"})
-    system_prompt: str = field(default=AUTO, metadata={"help": "SYSTEM of the Ollama Modelfile: auto (the system prompt every training sample of the run starts with, the bundled task's for a default run), '' for none, or the text"})
+    model: str = field(default="", metadata={
+        "help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
+    output: str = field(default="", metadata={
+        "help": "GGUF file to write; default: <adapter folder>-<type>.gguf (never overwritten)"})
+    type: str = field(default="q8_0", metadata={
+        "help": "weight format: q8_0 (8-bit, default), bf16 or f16 (16-bit, unquantized)"})
+    system_prompt: str = field(default=AUTO, metadata={
+        "help": "SYSTEM of the Ollama Modelfile: auto (the system prompt every training sample of the run starts "
+                "with, the bundled task's for a default run), '' for none, or the text"})
 
 
 @exit_on_user_error
@@ -62,15 +68,18 @@ def main(settings: Settings) -> Path:
 
     modelfile_path, card_path = beside
     write_text_atomic(modelfile_path, modelfile.text)
-    write_text_atomic(card_path, gguf_card_text(adapter_dir, out_path, settings.type, modelfile_path.name, modelfile.system))
+    write_text_atomic(card_path, gguf_card_text(adapter_dir, out_path, settings.type, modelfile_path.name,
+                                                modelfile.system))
     print(f"[gguf] wrote {modelfile_path.name} and {card_path.name} beside it; for Ollama: "
           f"ollama create {ollama_name(out_path.stem)} -f {modelfile_path}")
     if modelfile.family is None:
-        print("[gguf] the adapter's chat template is none of Gemma's, ChatML or Llama 3's: the Modelfile has no TEMPLATE, "
-              "so Ollama chooses one from the chat template in the file; check it with: ollama show --template NAME")
+        print("[gguf] the adapter's chat template is none of Gemma's, ChatML or Llama 3's: the Modelfile has no "
+              "TEMPLATE, so Ollama chooses one from the chat template in the file; "
+              "check it with: ollama show --template NAME")
     elif modelfile.mismatches:
-        print(f"[gguf] warning: for {len(modelfile.mismatches)} of 3 sample conversations the Modelfile's TEMPLATE writes "
-              f"another prompt than the adapter's chat template ({modelfile.family} format with changes of its own); "
+        print(f"[gguf] warning: for {len(modelfile.mismatches)} of 3 sample conversations the Modelfile's TEMPLATE "
+              f"writes another prompt than the adapter's chat template ({modelfile.family} format with changes of "
+              "its own); "
               f"check TEMPLATE in {modelfile_path.name} before ollama create")
     return out_path
 

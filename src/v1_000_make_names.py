@@ -85,15 +85,16 @@ def score(spelling, reading, pair):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="TSV to write (default tmp_docker/dataset/names_ja.tsv)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                    help="TSV to write (default tmp_docker/dataset/names_ja.tsv)")
     args = ap.parse_args()
     from japanese_personal_name_dataset import load_dataset  # only this converter needs the package
 
     men, women, surnames = load_dataset("org", include_last_names=True)
     popular = dict(zip("mf", load_dataset("opti")))
     pair = char_readings([men, women])
-    rows = ["# kind\twritten\treading\tweight  (converted by src/v1_000_make_names.py from japanese-personal-name-dataset"
-            " 0.4.0, MIT; see NAMES_NOTICE.md)"]
+    rows = ["# kind\twritten\treading\tweight  (converted by src/v1_000_make_names.py from "
+            "japanese-personal-name-dataset 0.4.0, MIT; see NAMES_NOTICE.md)"]
     for sur, entry in sorted(surnames.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
         if len(sur) > 1 or sur in ONE_KANJI_SURNAMES:
             rows.append(f"sur\t{sur}\t{entry['reading']}\t{entry['count']}")

@@ -29,14 +29,24 @@ DTYPES = ("bf16", "fp32")
 
 @dataclass
 class Settings:
-    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    adapter: str = field(default="", metadata={
+        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
-    output: str = field(default="", metadata={"help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
-    dtype: str = field(default="bf16", metadata={"help": "dtype of the saved weights: bf16 (half the size, the training dtype of Gemma) or fp32"})
-    push_to_hub: str = field(default="", metadata={"help": "also upload the model files of the folder (weights, configs, tokenizer; not the run's records) to this Hub model repository (user/name), created private when missing"})
-    push_to_existing: bool = field(default=False, metadata={"help": "allow --push_to_hub to write into a repository that already exists (otherwise it asks at a terminal, and stops elsewhere)"})
-    record_absolute_paths: bool = field(default=False, metadata={"help": "record absolute paths in merged_from.json (default: relative to the repository, ~/... under the home folder)"})
+    model: str = field(default="", metadata={
+        "help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
+    output: str = field(default="", metadata={
+        "help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
+    dtype: str = field(default="bf16", metadata={
+        "help": "dtype of the saved weights: bf16 (half the size, the training dtype of Gemma) or fp32"})
+    push_to_hub: str = field(default="", metadata={
+        "help": "also upload the model files of the folder (weights, configs, tokenizer; not the run's records) to "
+                "this Hub model repository (user/name), created private when missing"})
+    push_to_existing: bool = field(default=False, metadata={
+        "help": "allow --push_to_hub to write into a repository that already exists (otherwise it asks at a terminal, "
+                "and stops elsewhere)"})
+    record_absolute_paths: bool = field(default=False, metadata={
+        "help": "record absolute paths in merged_from.json (default: relative to the repository, ~/... under the home "
+                "folder)"})
 
 
 @exit_on_user_error
@@ -49,7 +59,8 @@ def main(settings: Settings) -> Path:
     check_output_root(out_dir.parent, "--output")  # a file, no permission, a read-only disk: said before the merge
     print(f"[merge] base {base_model_dir} + adapter {adapter_dir} -> {out_dir} ({settings.dtype})")
 
-    model, tokenizer = merge_adapter(base_model_dir, adapter_dir, torch.bfloat16 if settings.dtype == "bf16" else torch.float32)
+    dtype = torch.bfloat16 if settings.dtype == "bf16" else torch.float32
+    model, tokenizer = merge_adapter(base_model_dir, adapter_dir, dtype)
     absolute = settings.record_absolute_paths
     recorded_base = base_model if is_hub_id(base_model) else portable_path(Path(base_model_dir).resolve(), absolute)
     save_merged(model, tokenizer, out_dir, provenance={"base_model": recorded_base,

@@ -6,7 +6,8 @@ or as many as give a target share. The result is shuffled with a seed and writte
 
 Run:
     python src/v1_000_prepare_data.py --output tmp_docker/dataset/train_mix.jsonl --negative_ratio 0.2
-    python src/v1_000_prepare_data.py --input a.jsonl --input b.jsonl --positive_repeat 2 --negatives 100 --output mix.jsonl
+    python src/v1_000_prepare_data.py --input a.jsonl --input b.jsonl --positive_repeat 2 --negatives 100 \\
+        --output mix.jsonl
 Every input line is checked with the training loader first (errors name file and line).
 """
 
@@ -24,11 +25,14 @@ from ftkit.settings import parse_settings
 
 @dataclass
 class Settings:
-    input: list[str] = field(default_factory=lambda: [str(DEFAULT_DATASET_DIR / "train.jsonl")], metadata={"help": "input file(s), .jsonl or .json"})
+    input: list[str] = field(default_factory=lambda: [str(DEFAULT_DATASET_DIR / "train.jsonl")], metadata={
+        "help": "input file(s), .jsonl or .json"})
     output: str = field(default="", metadata={"help": "output .jsonl file (required; never one of the inputs)"})
     positive_repeat: int = field(default=1, metadata={"help": "how many times each positive is included"})
-    negatives: int = field(default=-1, metadata={"help": "keep the first N negatives (-1: all, unless --negative_ratio)"})
-    negative_ratio: float = field(default=-1.0, metadata={"help": "target share of negatives in the output, 0..1 (overrides --negatives)"})
+    negatives: int = field(default=-1, metadata={
+        "help": "keep the first N negatives (-1: all, unless --negative_ratio)"})
+    negative_ratio: float = field(default=-1.0, metadata={
+        "help": "target share of negatives in the output, 0..1 (overrides --negatives)"})
     seed: int = field(default=0, metadata={"help": "shuffle seed"})
 
 

@@ -99,7 +99,8 @@ def runs(tmp_path_factory):
         model.save_pretrained(base_dir)
         tokenizer.save_pretrained(base_dir)
         output_root = tmp_path_factory.mktemp(f"gguf-runs-{architecture}")
-        result[architecture] = (base_dir, make_perturbed_adapter(base_dir, output_root / "20260101-000000_lora", scale=0.1))
+        run_dir = make_perturbed_adapter(base_dir, output_root / "20260101-000000_lora", scale=0.1)
+        result[architecture] = (base_dir, run_dir)
     train = write_jsonl(tmp_path_factory.mktemp("gguf-data") / "train.jsonl", TINY_RECORDS)
     (result["gemma3"][1] / "run.json").write_text(json.dumps({"settings": {"train_file": str(train)},
                                                               "data_sha256": {str(train): file_sha256(train)}}))
@@ -151,12 +152,14 @@ def all_logits(model, tokenizer):
 
 @pytest.mark.parametrize("architecture,gguf_type", [("gemma3", "bf16"), ("gemma3", "f16"), ("llama", "f16"),
                                                    ("qwen2", "f16"), ("qwen3", "bf16")])
-def test_16_bit_file_read_by_transformers_gives_the_merged_models_logits(runs, merged, tmp_path, architecture, gguf_type):
+def test_16_bit_file_read_by_transformers_gives_the_merged_models_logits(runs, merged, tmp_path, architecture,
+                                                                         gguf_type):
     import torch
 
     from ftkit.modeling import load_for_inference
 
-    path = export.main(export.Settings(adapter=str(runs[architecture][1]), output=str(tmp_path / "m.gguf"), type=gguf_type))
+    path = export.main(export.Settings(adapter=str(runs[architecture][1]), output=str(tmp_path / "m.gguf"),
+                                       type=gguf_type))
     merged_model, tokenizer = merged[architecture]
     from_file, file_tokenizer = read_back(path)
     base, _ = load_for_inference(runs[architecture][0], None)
@@ -264,7 +267,8 @@ def test_unsupported_models_get_one_clear_line(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                    reason="llama-cpp-python is not installed (optional: pip install llama-cpp-python, builds llama.cpp)")
+                    reason="llama-cpp-python is not installed "
+                           "(optional: pip install llama-cpp-python, builds llama.cpp)")
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_llama_cpp_generates_what_transformers_generates(runs, merged, tmp_path, architecture):
     import llama_cpp
@@ -328,12 +332,14 @@ def prompts_agree(template: str, tokenizer, system, file_tokenizer) -> None:
         sent = [{"role": m["Role"], "content": m["Content"]} for m in ollama_messages(conversation, system)[1]]
         expected = tokenizer.apply_chat_template(sent, tokenize=False, add_generation_prompt=True)
         written = ollama_prompt(template, conversation, system)
-        assert (tokenizer.bos_token + written if add_bos and expected.startswith(tokenizer.bos_token) else written) == expected
+        with_bos = add_bos and expected.startswith(tokenizer.bos_token)
+        assert (tokenizer.bos_token + written if with_bos else written) == expected
         ids = tokenizer.apply_chat_template(sent, tokenize=True, add_generation_prompt=True, return_dict=False)
         assert file_tokenizer(written).input_ids == ids
 
 
-def test_modelfile_for_gemma_names_the_file_stops_at_end_of_turn_and_has_the_training_system_prompt(runs, merged, tmp_path):
+def test_modelfile_for_gemma_names_the_file_stops_at_end_of_turn_and_has_the_training_system_prompt(runs, merged,
+                                                                                                    tmp_path):
     from huggingface_hub import ModelCard
 
     path = export.main(export.Settings(adapter=str(runs["gemma3"][1]), output=str(tmp_path / "m.gguf"), type="f16"))
@@ -346,7 +352,8 @@ def test_modelfile_for_gemma_names_the_file_stops_at_end_of_turn_and_has_the_tra
     prompts_agree(single["TEMPLATE"], tokenizer, SYSTEM, read_back(path)[1])
 
     card = ModelCard.load(str(path.with_suffix(".md"))).data.to_dict()
-    assert card["library_name"] == "gguf" and {"gguf", "lora", "ftkit"} <= set(card["tags"]) and card["license"] == "gemma"
+    assert card["library_name"] == "gguf" and {"gguf", "lora", "ftkit"} <= set(card["tags"])
+    assert card["license"] == "gemma"
     assert "ollama create m -f m.Modelfile" in path.with_suffix(".md").read_text(encoding="utf-8")
 
 
@@ -354,7 +361,8 @@ def test_modelfile_for_gemma_names_the_file_stops_at_end_of_turn_and_has_the_tra
     ("qwen2", "", QWEN_DEFAULT_SYSTEM),  # none given: Qwen2.5's template writes its default, so SYSTEM says it
     ("qwen3", SYSTEM, SYSTEM),
 ])
-def test_modelfile_for_qwen_is_chatml_with_its_stop_token(runs, merged, tmp_path, architecture, system_prompt, expected_system):
+def test_modelfile_for_qwen_is_chatml_with_its_stop_token(runs, merged, tmp_path, architecture, system_prompt,
+                                                          expected_system):
     path = export.main(export.Settings(adapter=str(runs[architecture][1]), output=str(tmp_path / "q.gguf"), type="f16",
                                        system_prompt=system_prompt))
     single, parameters, stops = modelfile_of(path)

@@ -56,7 +56,8 @@ def test_default_output_is_beside_the_newest_run_in_bf16_and_never_overwritten(t
     adapter_template = AutoTokenizer.from_pretrained(str(output_root / "20260101-000000_lora")).chat_template
     merged_tokenizer = AutoTokenizer.from_pretrained(str(first))
     assert adapter_template and merged_tokenizer.chat_template == adapter_template
-    prompt = merged_tokenizer.apply_chat_template([{"role": "user", "content": "本文"}], tokenize=False, add_generation_prompt=True)
+    prompt = merged_tokenizer.apply_chat_template([{"role": "user", "content": "本文"}], tokenize=False,
+                                                  add_generation_prompt=True)
     assert prompt.endswith("<start_of_turn>model\n")
 
     before = sorted(p.name for p in first.iterdir())
@@ -93,7 +94,8 @@ def test_base_model_comes_from_the_adapter_and_a_missing_one_is_named(tiny_adapt
     orphan = tmp_path / "orphan"
     orphan.mkdir()
     (orphan / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "someone/not-here"}))
-    (orphan / "adapter_model.safetensors").write_bytes(b"")  # a folder without weights is refused before the base is looked up
+    # a folder without weights is refused before the base model is looked up
+    (orphan / "adapter_model.safetensors").write_bytes(b"")
     with pytest.raises(SystemExit):
         merge.main(merge.Settings(adapter=str(orphan)))
     assert "someone/not-here" in capsys.readouterr().err

@@ -72,20 +72,25 @@ def test_notebook_trains_saves_final_and_answers_on_a_tiny_model(tiny_model_dirs
 
 
 def test_hub_data_set_without_network_stops_with_one_line(tiny_model_dirs, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the kernel inherits it: no request leaves, as on a machine without network
+    # the kernel inherits it: no request leaves, as on a machine without network
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     notebook, error = execute(tmp_path, SAVE_DIR=str(tmp_path / "save"), BASE_MODEL=str(tiny_model_dirs["gemma3"]),
                               DATASET="someone/no-such-data")
     assert error is not None
     failed = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert len(failed) == 1 and len(failed[0]["traceback"]) == 1, failed
-    assert failed[0]["traceback"][0].startswith("error: could not reach the data set 'someone/no-such-data' on the Hugging Face Hub")
+    assert failed[0]["traceback"][0].startswith(
+        "error: could not reach the data set 'someone/no-such-data' on the Hugging Face Hub")
 
 
 def test_records_of_other_shapes_are_mapped_to_the_kits():
-    assert kit_record({"question": "Q", "answer": "A", "id": 3}, {"prompt": "question", "completion": "answer"}) == {"prompt": "Q", "completion": "A"}
+    assert kit_record({"question": "Q", "answer": "A", "id": 3}, {"prompt": "question", "completion": "answer"}) == {
+        "prompt": "Q", "completion": "A"}
     sharegpt = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
-    assert kit_record(sharegpt) == {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
-    conversational = {"prompt": [{"role": "user", "content": "Q"}], "completion": [{"role": "assistant", "content": "A"}]}
+    assert kit_record(sharegpt) == {"messages": [{"role": "user", "content": "hi"},
+                                                 {"role": "assistant", "content": "hello"}]}
+    conversational = {"prompt": [{"role": "user", "content": "Q"}],
+                      "completion": [{"role": "assistant", "content": "A"}]}
     assert kit_record(conversational)["messages"][-1] == {"role": "assistant", "content": "A"}
     with pytest.raises(KitError, match="COLUMN_MAP names body"):
         kit_record({"title": "x"}, {"text": "body"})
@@ -98,7 +103,8 @@ def test_local_data_is_used_as_is_or_mapped_with_a_column_map(tmp_path):
     train, validation = data_files(str(other), str(other), {"prompt": "q", "completion": "a"}, tmp_path / "data")
     assert train == tmp_path / "data" / "train.jsonl" and validation == tmp_path / "data" / "validation.jsonl"
     assert [s.schema for s in load_samples(train)] == ["prompt_completion"] * 3
-    assert is_hub_dataset_id("owner/name") and not is_hub_dataset_id(str(plain)) and not is_hub_dataset_id("data/x.jsonl")
+    assert is_hub_dataset_id("owner/name")
+    assert not is_hub_dataset_id(str(plain)) and not is_hub_dataset_id("data/x.jsonl")
 
 
 def test_final_is_never_overwritten_and_unfinished_runs_are_found(tmp_path):

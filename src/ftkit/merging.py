@@ -66,7 +66,8 @@ def free_path(path: Path) -> Path:
     return free_name(path)
 
 
-def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None = None, readme: str | None = None) -> Path:
+def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None = None,
+                readme: str | None = None) -> Path:
     """Write model (safetensors), config, generation config and tokenizer (chat template included) to `out_dir`,
     and `readme` (a model card, ftkit.model_card.merged_card_text) as its README.md.
 
@@ -147,9 +148,11 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = True, into_exi
         exists = api.repo_exists(repo_id, repo_type="model")
     except Exception as error:
         raise hub_error(error, folder, repo_id) from None
-    if exists and not into_existing and not confirm(f"The Hub repository '{repo_id}' already exists; upload {len(files)} files into it?"):
-        raise KitError(f"the Hub repository '{repo_id}' already exists; nothing was uploaded. To add these files to it, "
-                       "pass --push_to_existing (in the notebook: HUB_PUSH_TO_EXISTING = True), or choose a new name")
+    question = f"The Hub repository '{repo_id}' already exists; upload {len(files)} files into it?"
+    if exists and not into_existing and not confirm(question):
+        raise KitError(f"the Hub repository '{repo_id}' already exists; nothing was uploaded. To add these files to "
+                       "it, pass --push_to_existing (in the notebook: HUB_PUSH_TO_EXISTING = True), "
+                       "or choose a new name")
     log(f"[hub] uploading {len(files)} files to '{repo_id}': {', '.join(files)}"
         + (f"; kept here: {', '.join(left_out)}" if left_out else ""))
     try:
