@@ -70,7 +70,7 @@ def main(settings: Settings):
     out_dir = Path(settings.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, records in (("general_rehearsal.jsonl", rehearsal), ("general_heldout.jsonl", heldout)):
-        write_jsonl(out_dir / name, records)
+        write_jsonl(out_dir / name, records, keep_mode=True)  # bundled data, readable by every account
         print(f"[data] {len(records)} conversations -> {out_dir / name}")
     return out_dir
 

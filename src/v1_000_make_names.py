@@ -114,7 +114,7 @@ def main():
                 kept.add((spelling, reading))
         rows += [f"{kind}\t{s}\t{r}\t1" for s, r in sorted(kept, key=lambda sr: (sr[1], sr[0]))]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, "\n".join(rows) + "\n")
+    write_text_atomic(args.out, "\n".join(rows) + "\n", keep_mode=True)  # bundled data, readable by every account
     counts = Counter(row.split("\t")[0] for row in rows[1:])
     print(f"wrote {args.out}: {counts['sur']} surnames, {counts['m']} male and {counts['f']} female given names")
 

@@ -82,7 +82,7 @@ def main(settings: Settings):
 
     output = Path(settings.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(output, mixed)
+    write_jsonl(output, mixed, keep_mode=True)  # a data file, readable like the inputs
     share = keep / len(mixed) if mixed else 0.0
     print(f"[mix] read {len(positives)} positives and {len(negatives)} negatives from {len(settings.input)} file(s)")
     print(f"[mix] wrote {len(mixed)} records to {output}: {len(positive_records)} positives "

@@ -40,15 +40,29 @@ def sync_tree(folder: Path) -> None:
     sync_directory(folder)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def plain_write_mode(path: Path) -> int:
+    """The permissions `open(path, "w")` leaves: the existing file's, else those the umask gives a new file."""
+    if Path(path).is_file():
+        return Path(path).stat().st_mode & 0o7777
+    umask = os.umask(0)  # the only portable way to read it is to set it, and set it back at once
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_text_atomic(path: Path, text: str, keep_mode: bool = False) -> None:
     """Write through a temporary file of its own and rename, so a reader never sees half a file.
 
     The temporary name is unique (two writers of the same file never share it), the data is on disk (fsync)
-    before the rename, and a failed write leaves the old file as it was and no temporary file behind.
+    before the rename, and a failed write leaves the old file as it was and no temporary file behind. The file
+    is readable by its owner only, like the temporary file; `keep_mode` gives it the permissions a plain write
+    would (the old file's, else the umask's), for data that other accounts or a container read too.
     """
     path = Path(path)
+    mode = plain_write_mode(path) if keep_mode else None
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -66,13 +80,14 @@ def write_json(path: Path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def write_jsonl(path: Path, records) -> Path:
+def write_jsonl(path: Path, records, keep_mode: bool = False) -> Path:
     """One JSON object per line, UTF-8, atomically (the format every data reader of the kit takes); returns `path`.
 
     Everything is serialised before the file is touched, so a record JSON cannot hold leaves the old file intact.
+    `keep_mode` as in `write_text_atomic`.
     """
     path = Path(path)
-    write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+    write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), keep_mode)
     return path
 
 

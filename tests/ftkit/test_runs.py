@@ -98,3 +98,18 @@ def test_a_run_folder_takes_the_next_free_number_in_the_same_second(tmp_path, mo
     assert folder.path.name == ".incomplete-20260101-000000_lora-3"
     (tmp_path / "20260101-000000_lora-3").mkdir()  # a same-named folder appeared meanwhile
     assert folder.finish().name == "20260101-000000_lora-3-2"  # numbered after the name it reserved
+
+
+def test_keep_mode_gives_the_permissions_of_a_plain_write(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_jsonl(tmp_path / "private.jsonl", TINY_RECORDS)
+        write_jsonl(tmp_path / "shared.jsonl", TINY_RECORDS, keep_mode=True)
+        (tmp_path / "group.txt").write_text("old")
+        os.chmod(tmp_path / "group.txt", 0o640)
+        write_text_atomic(tmp_path / "group.txt", "new", keep_mode=True)
+    finally:
+        os.umask(previous)
+    modes = [(tmp_path / name).stat().st_mode & 0o777 for name in ("private.jsonl", "shared.jsonl", "group.txt")]
+    assert modes == [0o600, 0o644, 0o640]  # the default stays owner-only, as run folders have always been
+    assert (tmp_path / "group.txt").read_text() == "new"
