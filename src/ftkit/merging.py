@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import KitError, first_line
-from .files import free_name
+from .files import free_name, write_json
 
 MERGED_INFO_FILE = "merged_from.json"
 
@@ -74,8 +74,6 @@ def save_merged(model, tokenizer, out_dir: str | Path, provenance: dict | None =
     Written into a hidden temporary folder beside it and renamed at the end, so `out_dir` is either complete or
     absent; an existing `out_dir` is never touched.
     """
-    from .runs import write_json
-
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise KitError(f"{out_dir} already exists; merged models are never overwritten (choose another --output)")
