@@ -7,7 +7,7 @@ import hashlib
 import platform
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from .data import read_text_file
@@ -28,7 +28,7 @@ def parse_settings(settings_class, args=None, positional: str | None = None):
 
     args = list(sys.argv[1:] if args is None else args)
     doc = (sys.modules[settings_class.__module__].__doc__ or "").strip()
-    parser = TrlParser(settings_class, description=doc, formatter_class=HelpFormatter)
+    parser = TrlParser(settings_class, description=doc, formatter_class=HelpFormatter, allow_abbrev=False)
     parser.add_argument("--config", metavar="FILE.yml", help="YAML file of settings; flags given here override it")
     if positional:
         parser.add_argument("positional_value", nargs="?", metavar=positional.upper(), help=f"same as --{positional}")
@@ -39,7 +39,19 @@ def parse_settings(settings_class, args=None, positional: str | None = None):
     except KitError as error:  # before main() starts, so exit here the way exit_on_user_error does
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    settings, *extra = parser.parse_args_into_dataclasses(args=args)
+    try:
+        settings, *extra = parser.parse_args_into_dataclasses(args=args)
+    except ValueError as error:  # flags no field takes: one line with the nearest names, as for a config file
+        unknown = [arg for arg in args if arg.startswith("--") and arg.split("=")[0][2:].replace("-", "_")
+                   not in {f.name for f in fields(settings_class)}]
+        if not unknown:
+            raise
+        names = [f.name for f in fields(settings_class)]
+        hints = [difflib.get_close_matches(arg.split("=")[0][2:].replace("-", "_"), names, n=1) for arg in unknown]
+        said = ", ".join(f"{arg.split('=')[0]}" + (f" (did you mean --{hint[0]}?)" if hint else "")
+                         for arg, hint in zip(unknown, hints))
+        print(f"error: unknown option {said}; --help lists them all", file=sys.stderr)
+        raise SystemExit(2) from None
     if positional and extra and extra[0].positional_value is not None:
         setattr(settings, positional, extra[0].positional_value)
     return settings
