@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .errors import KitError
 from .formatting import ensure_chat_template
+from .text_tables import comma_list
 
 
 def pick_device(requested: str = "auto", log=print) -> str:
@@ -227,7 +228,7 @@ def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, 
         target_modules, auto_parameters = auto_lora_targets(model.config)
         target_parameters = target_parameters or auto_parameters
     targets = parse_target_modules(target_modules)
-    parameters = [name.strip() for name in target_parameters.split(",") if name.strip()] or None
+    parameters = comma_list(target_parameters) or None
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         target_parameters=parameters, task_type="CAUSAL_LM", use_dora=use_dora,
                         use_rslora=use_rslora, init_lora_weights=lora_init_weights(init))
@@ -321,7 +322,7 @@ def parse_target_modules(value: str):
     """'all-linear' (every linear layer but the output head, peft's own rule) or a comma-separated list."""
     if value.strip() == "all-linear":
         return "all-linear"
-    names = [name.strip() for name in value.split(",") if name.strip()]
+    names = comma_list(value)
     if not names:
         raise KitError("--lora_target_modules is empty; use 'all-linear' or names such as q_proj,v_proj")
     return names
