@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .text_tables import markdown_table
+
 CARD_FILE = "README.md"
 CARD_MARK = "<!-- written by ftkit (src/ftkit/model_card.py); refresh_model_card() rewrites it -->"
 PEFT_TEMPLATE_MARK = "[More Information Needed]"
@@ -351,11 +353,12 @@ def data_section(info: RunInfo) -> list[str]:
     if system:
         lines += ["", f"System prompt of every training sample (use it at inference too): `{system}`"]
     if info.data:
-        lines += ["", "| data | file | samples | sha256 |", "|---|---|---:|---|"]
+        rows = []
         for data in info.data:
             count = (str(data.records) if data.records is not None
                      else "changed since the run" if data.changed else "not here")
-            lines.append(f"| {data.role} | `{data.shown}` | {count} | `{data.sha256 or 'n/a'}` |")
+            rows.append([data.role, f"`{data.shown}`", count, f"`{data.sha256 or 'n/a'}`"])
+        lines += ["", markdown_table(["data", "file", "samples", "sha256"], rows, align="llrl")]
         used = info.metrics.get("train_samples")
         skipped = (info.metrics.get("samples_over_max_seq_len") or {}).get("train")
         if used is not None:
@@ -406,8 +409,7 @@ def settings_section(info: RunInfo) -> list[str]:
         rows.append(("also", ", ".join(f"--{key} {value}" for key, value in variants)))
     if not s:  # an adapter not trained by the kit: only what adapter_config.json says
         rows = rows[:2]
-    lines = ["## Training", "", "| setting | value |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
+    lines = ["## Training", "", markdown_table(["setting", "value"], rows, align="ll")]
     if not s:
         lines += ["", "The other settings are not recorded (the adapter folder has no run.json)."]
     return lines + [""]
@@ -417,21 +419,21 @@ def results_section(info: RunInfo, with_picture: bool = True) -> list[str]:
     m = info.metrics
     lines = ["## Results", ""]
     if m:
-        lines += ["| measure | value |", "|---|---:|",
-                  f"| final train loss | {number(m.get('final_train_loss'))} |",
-                  f"| validation loss | {number(m.get('validation_loss'))} |",
-                  f"| optimizer steps | {m.get('optimizer_steps', 'n/a')} |",
-                  f"| training tokens | {m.get('train_tokens', 'n/a')} |",
-                  f"| training time | {number(m.get('train_seconds'), 1)} s ({number(m.get('tokens_per_second'), 1)} tokens/s) |", ""]
+        speed = f"{number(m.get('train_seconds'), 1)} s ({number(m.get('tokens_per_second'), 1)} tokens/s)"
+        rows = [("final train loss", number(m.get("final_train_loss"))),
+                ("validation loss", number(m.get("validation_loss"))),
+                ("optimizer steps", m.get("optimizer_steps", "n/a")),
+                ("training tokens", m.get("train_tokens", "n/a")),
+                ("training time", speed)]
+        lines += [markdown_table(["measure", "value"], rows), ""]
     else:
         lines += ["No train_metrics.json was found beside the adapter.", ""]
     generation = m.get("generation_metrics")
     if generation:
         lines += [f"Generation metrics at the end of training, greedy answers to the first {generation.get('samples')} "
                   "validation samples (definitions in the kit's README, `v1_000_eval.py`):", "",
-                  "| metric | value |", "|---|---:|"]
-        lines += [f"| {key} | {number(generation[key], 3)} |" for key in METRIC_ROWS if key in generation]
-        lines.append("")
+                  markdown_table(["metric", "value"], [(key, number(generation[key], 3))
+                                                       for key in METRIC_ROWS if key in generation]), ""]
     for stem, entry in (info.evaluations or {}).items():
         if not isinstance(entry, dict):
             continue
@@ -439,12 +441,10 @@ def results_section(info: RunInfo, with_picture: bool = True) -> list[str]:
         if not columns:
             continue
         samples = next((entry[c].get("samples") for c in columns if entry[c].get("samples")), "?")
+        rows = [[key, *(number(entry[c].get(key), 3) for c in columns)]
+                for key in METRIC_ROWS if any(key in entry[c] for c in columns)]
         lines += [f"Evaluation on `{shown_path(entry.get('eval_file') or stem)}` ({samples} samples, `src/v1_000_eval.py`):", "",
-                  "| metric | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-        for key in METRIC_ROWS:
-            if any(key in entry[c] for c in columns):
-                lines.append(f"| {key} | " + " | ".join(number(entry[c].get(key), 3) for c in columns) + " |")
-        lines.append("")
+                  markdown_table(["metric", *columns], rows), ""]
     if not generation and not info.evaluations:
         lines += ["Generation metrics were not measured (train with `--eval_generate N`, or run `src/v1_000_eval.py` "
                   "on this folder and then `refresh_model_card`).", ""]
@@ -549,7 +549,7 @@ def finish_card(yaml_text: str, body: list) -> str:
 
 def write_model_card(run_dir: str | Path, name: str | None = None) -> Path:
     """Write the run folder's README.md (replacing peft's empty template); returns its path."""
-    from .runs import write_text_atomic
+    from .files import write_text_atomic
 
     path = Path(run_dir) / CARD_FILE
     write_text_atomic(path, run_card_text(run_dir, name))
