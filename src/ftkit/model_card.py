@@ -123,7 +123,7 @@ class DataFile:
     records: int | None  # None when the file is not here any more, or changed since the run
     changed: bool
     origin: str | None  # for bundled files: where they come from, with their notice
-    hub_id: str | None = None
+    hub_id: str | None = None  # the Hub data set, without its split
     system_prompts: set = field(default_factory=set)
 
 
@@ -222,9 +222,9 @@ def base_licence(hub_id: str | None, model_type: str | None) -> tuple[str | None
 
 
 def describe_data(settings: dict, checksums: dict) -> list[DataFile]:
-    """The run's data files (every `*_file` setting that run.json has a checksum of), with their sample counts
-    when the file is still here unchanged."""
-    from .base_model import HUB_ID
+    """The run's data (every `*_file` setting that run.json has a checksum of, or that names a Hub data set), with
+    the sample counts of a file still here unchanged."""
+    from .data import HUB_DATASET
     from .runs import local_path
     from .settings import file_sha256
 
@@ -244,7 +244,10 @@ def describe_data(settings: dict, checksums: dict) -> list[DataFile]:
         origin = None
         if shown.startswith("tmp_docker/dataset/") and Path(shown).name in BUNDLED_DATA:
             origin = BUNDLED_DATA[Path(shown).name]
-        hub_id = recorded if (not path.exists() and HUB_ID.match(recorded) and not sha256) else None
+        # A Hub data set is recorded as it was given, "owner/name" or "owner/name[split]"; the metadata wants the
+        # data set alone. A data file name that looks like one ("data/train.jsonl", never read) is no data set.
+        hub = HUB_DATASET.match(recorded) if not path.exists() and not sha256 else None
+        hub_id = hub["dataset"] if hub and not hub["dataset"].endswith((".json", ".jsonl")) else None
         if not sha256 and not hub_id:
             continue  # a setting that names no data the run read (such as a skipped validation file)
         files.append(DataFile(DATA_ROLES.get(key, key), shown, sha256, records, changed, origin, hub_id, prompts))
@@ -297,7 +300,7 @@ def metadata_yaml(info: RunInfo, library_name: str, extra_tags: tuple = ()) -> s
     values["license"] = info.base.licence_id or "other"
     if not info.base.licence_id:
         values["license_name"] = "same-as-base-model"
-    datasets = [data.hub_id for data in info.data if data.hub_id]
+    datasets = list(dict.fromkeys(data.hub_id for data in info.data if data.hub_id))  # two splits: one data set
     if datasets:
         values["datasets"] = datasets
     if training_system_prompt(info) == EXTRACTION_SYSTEM_PROMPT:
@@ -355,7 +358,7 @@ def data_section(info: RunInfo) -> list[str]:
     if info.data:
         rows = []
         for data in info.data:
-            count = (str(data.records) if data.records is not None
+            count = (str(data.records) if data.records is not None else "Hub data set" if data.hub_id
                      else "changed since the run" if data.changed else "not here")
             rows.append([data.role, f"`{data.shown}`", count, f"`{data.sha256 or 'n/a'}`"])
         lines += ["", markdown_table(["data", "file", "samples", "sha256"], rows, align="llrl")]
