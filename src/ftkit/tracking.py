@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .errors import KitError, first_line, one_line
 from .redaction import redact
+from .text_tables import markdown_table
 
 REPORT_TO_CHOICES = ("auto", "none", "mlflow", "tensorboard", "wandb")
 # --report_to -> the package it needs (checked before anything loads) and how to install it
@@ -182,8 +183,8 @@ class TensorBoardTracker(Tracker):
 
     @never_fails
     def log_params(self, params: dict) -> None:
-        table = "\n".join(f"| {key} | {redact(str(value))} |" for key, value in params.items())
-        self.writer.add_text("settings", "| setting | value |\n|---|---|\n" + table)
+        rows = [(key, redact(str(value))) for key, value in params.items()]
+        self.writer.add_text("settings", markdown_table(["setting", "value"], rows, align="ll"))
 
     @never_fails
     def log_metrics(self, metrics: dict, step: int) -> None:
