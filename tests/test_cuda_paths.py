@@ -7,8 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import build_tokenizer  # noqa: F401  (conftest also puts src/ on the path)
-from test_v1_000_lora_finetune import encoded_records, settings_for
+from conftest import encoded_records, settings_for
 
 import v1_000_lora_finetune as finetune
 from ftkit.formatting import collate

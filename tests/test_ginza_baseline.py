@@ -1,39 +1,14 @@
 """Tests of the off-the-shelf baseline column (GiNZA's spaCy NER) of the evaluation script."""
 
 import json
-import sys
 from types import SimpleNamespace
 
 import pytest
-from conftest import chat_record, write_jsonl
+from conftest import NOBODY, SENTENCES, chat_record, missing_ja_ginza, write_jsonl
 
 from ftkit.errors import KitError
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.ginza_baseline import answer_of, ginza_answers, persons_of_doc
-
-NOBODY = '{"persons": []}'
-# (text, the task's reference answer); GiNZA gets each of these right
-SENTENCES = [
-    ("安倍晋三首相は東京で記者会見を開いた。", '{"persons": [{"name": "安倍晋三"}]}'),
-    ("イチローはシアトルで引退を表明した。", '{"persons": [{"name": "イチロー"}]}'),
-    ("大谷翔平選手と山本由伸投手が練習に参加した。大谷翔平選手は笑顔を見せた。",
-     '{"persons": [{"name": "大谷翔平"}, {"name": "山本由伸"}]}'),
-    ("明日の東京は晴れる見込みです。", NOBODY),
-]
-
-
-@pytest.fixture(scope="module")
-def ginza_nlp():
-    pytest.importorskip("ja_ginza")
-    from ftkit.ginza_baseline import load_ginza
-
-    return load_ginza()
-
-
-def missing_ja_ginza(monkeypatch):
-    """Make `import ja_ginza` fail as it does when the package is not installed."""
-    monkeypatch.setitem(sys.modules, "ja_ginza", None)
-
 
 def test_person_entities_become_the_answer_in_order_each_once():
     entity = lambda text, label: SimpleNamespace(text=text, label_=label)

@@ -8,31 +8,13 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, build_tokenizer
+from conftest import REPO_ROOT, build_tiny_model, build_tokenizer, settings_for
 from safetensors.torch import load_file
-from test_v1_000_lora_finetune import settings_for
 
 import v1_000_lora_finetune as finetune
 from ftkit.modeling import auto_lora_targets, load_for_inference
 
 ATTENTION_AND_MLP = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-
-
-def build_tiny_qwen(architecture: str, tokenizer):
-    from transformers import AutoModelForCausalLM, Qwen2Config, Qwen3Config, Qwen3MoeConfig
-
-    torch.manual_seed(0)
-    common = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                  eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True, initializer_range=0.3)
-    if architecture == "qwen2":
-        config = Qwen2Config(**common)
-    elif architecture == "qwen3":
-        config = Qwen3Config(**common, head_dim=32)
-    else:
-        config = Qwen3MoeConfig(**common, head_dim=32, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2)
-    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +23,7 @@ def architecture_dirs(tmp_path_factory, tiny_model_dirs):
     dirs = dict(tiny_model_dirs)
     for architecture in ("qwen2", "qwen3", "qwen3_moe"):
         path = tmp_path_factory.mktemp(f"tiny-{architecture}")
-        build_tiny_qwen(architecture, tokenizer).save_pretrained(path)
+        build_tiny_model(architecture, tokenizer).save_pretrained(path)
         tokenizer.save_pretrained(path)
         dirs[architecture] = path
     return dirs

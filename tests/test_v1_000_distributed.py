@@ -13,9 +13,8 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, encoded_records, settings_for, tiny_lora_model
 from safetensors.torch import load_file
-from test_v1_000_lora_finetune import encoded_records, settings_for, tiny_lora_model
 
 import v1_000_lora_finetune as finetune
 from ftkit.distributed import Processes

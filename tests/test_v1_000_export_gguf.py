@@ -13,12 +13,12 @@ import subprocess
 
 import pytest
 
+from conftest import SYSTEM, TINY_RECORDS, build_tiny_model, build_tokenizer, make_perturbed_adapter, write_jsonl
+
 import v1_000_export_gguf as export
-from conftest import SYSTEM, TINY_RECORDS, build_tiny_model, build_tokenizer, write_jsonl
 from ftkit.errors import KitError
 from ftkit.gguf_export import QWEN2_SPLIT, adds_bos, ollama_messages, ollama_prompt, sample_conversations
 from ftkit.settings import file_sha256
-from lora_helpers import make_perturbed_adapter
 
 ARCHITECTURES = ("gemma3", "llama", "qwen2", "qwen3")
 QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -61,14 +61,8 @@ def build_tiny_qwen(architecture: str, tokenizer):
     """A tiny Qwen2 (q/k/v biases) or Qwen3 (q/k norms; head_dim 128, the default that transformers assumes when it
     reads a Qwen3 GGUF back), with the biases and norms moved off their initial values so that they matter."""
     import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config, Qwen3Config
 
-    torch.manual_seed(0)
-    common = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, tie_word_embeddings=True,
-                  initializer_range=0.3, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-    config = Qwen2Config(**common) if architecture == "qwen2" else Qwen3Config(**common, head_dim=128)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model = build_tiny_model(architecture, tokenizer, **({"head_dim": 128} if architecture == "qwen3" else {}))
     with torch.no_grad():
         for parameter in model.parameters():
             if parameter.ndim == 1:

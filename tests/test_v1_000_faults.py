@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO_ROOT, TINY_RECORDS, chat_record, write_jsonl
-from test_v1_000_lora_finetune import settings_for
+from conftest import (REPO_ROOT, TINY_RECORDS, FakeHub, chat_record, encoded_records, make_perturbed_adapter,
+                      mlflow_client, one_error_line, settings_for, stopped, write_jsonl)
 
 import ftkit
 import v1_000_infer as infer
@@ -27,22 +27,6 @@ from ftkit.errors import KitError
 from ftkit.runs import (UNFINISHED_FILE, RunFolder, finished_runs, resolve_adapter, write_text_atomic)
 
 SCRIPT = REPO_ROOT / "src" / "v1_000_lora_finetune.py"
-
-
-def stopped(call, capsys):
-    """Run `call()`, expecting the script's exit; returns (exit status, stderr lines, stdout)."""
-    with pytest.raises(SystemExit) as exit_info:
-        call()
-    captured = capsys.readouterr()
-    return exit_info.value.code, [line for line in captured.err.splitlines() if line.strip()], captured.out
-
-
-def one_error_line(lines: list[str]) -> str:
-    """The single `error: ...` line of stderr (progress bars and library warnings may stand beside it)."""
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, lines
-    assert not any("Traceback" in line for line in lines), lines
-    return errors[0]
 
 
 def files_under(path: Path) -> dict:
@@ -179,8 +163,6 @@ def test_tracking_store_that_is_a_file_does_not_decide_the_run(tiny_model_dirs, 
 
 @pytest.mark.parametrize("recorded", ["{elsewhere}/gemma-3-270m", "../../{name}/gemma-3-270m", "{elsewhere}/smollm2-135m-instruct"])
 def test_adapter_config_never_chooses_where_the_kit_writes(tiny_model_dirs, tmp_path, capsys, recorded):
-    from lora_helpers import make_perturbed_adapter
-
     adapter = make_perturbed_adapter(tiny_model_dirs["gemma3"], tmp_path / "foreign-adapter")
     elsewhere = tmp_path / "elsewhere"
     config = json.loads((adapter / "adapter_config.json").read_text())
@@ -221,22 +203,6 @@ def test_run_artifacts_record_repository_relative_paths(tiny_model_dirs, tiny_da
     assert json.loads((absolute / "adapter_config.json").read_text())["base_model_name_or_path"] == str(Path(tiny_model_dirs["gemma3"]).resolve())
 
 
-class FakeHub:
-    """Stands in for huggingface_hub.HfApi: records what an upload would send."""
-
-    existing = False
-    uploads: list = []
-
-    def repo_exists(self, repo_id, repo_type=None):
-        return self.existing
-
-    def create_repo(self, repo_id, **kwargs):
-        return f"https://huggingface.co/{repo_id}"
-
-    def upload_folder(self, **kwargs):
-        FakeHub.uploads.append(kwargs)
-
-
 def test_hub_upload_sends_only_model_files_and_asks_before_an_existing_repo(tmp_path, monkeypatch, capsys):
     import huggingface_hub
 
@@ -269,7 +235,6 @@ def test_merge_refuses_an_existing_hub_repo_in_one_line(tiny_model_dirs, tmp_pat
     import huggingface_hub
 
     import v1_000_merge as merge
-    from lora_helpers import make_perturbed_adapter
 
     adapter = make_perturbed_adapter(tiny_model_dirs["llama"], tmp_path / "runs" / "20260101-000000_lora")
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub)
@@ -418,8 +383,6 @@ def test_signal_during_final_validation_keeps_the_adapter(tiny_model_dirs, tiny_
     [line] = [line for line in err if line.startswith("interrupted")]
     assert code == 130 and line == f"interrupted ({stop_signal}; the trained adapter is kept in {kept} (marked unfinished: {UNFINISHED_FILE}))"
     assert signal.getsignal(getattr(signal, stop_signal)) == handler_before  # the script put the handler back
-    from test_v1_000_tracking import mlflow_client
-
     client = mlflow_client(output)
     [run] = client.search_runs([client.get_experiment_by_name("lora").experiment_id])
     assert run.info.status == "KILLED"
@@ -454,8 +417,6 @@ def test_sighup_mid_training_removes_the_folder_and_marks_the_tracking_run_kille
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted (SIGHUP)" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in output.iterdir()) == ["mlruns"]
-    from test_v1_000_tracking import mlflow_client
-
     client = mlflow_client(output)
     [run] = client.search_runs([client.get_experiment_by_name("lora").experiment_id])
     assert run.info.status == "KILLED"
@@ -657,7 +618,6 @@ def test_write_text_atomic_uses_its_own_temporary_and_fsyncs_before_the_rename(t
 
 def test_too_long_counts_per_split_before_training_and_truncation_counts_dropped(tiny_model_dirs, tmp_path, capsys):
     from ftkit.modeling import load_tokenizer
-    from test_v1_000_lora_finetune import encoded_records
 
     limit = max(len(e.input_ids) for e in encoded_records(load_tokenizer(tiny_model_dirs["gemma3"])))
     long_prompt = chat_record("東京都渋谷区の会社員。" * 40, '{"persons": []}')  # its answer is cut off entirely

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, TINY_RECORDS, build_tokenizer, write_jsonl
+from conftest import (REPO_ROOT, TINY_RECORDS, build_tokenizer, encoded_records, fail_at_step, quiet, settings_for,
+                      tiny_lora_model, write_jsonl)
 
 import v1_000_lora_finetune as finetune
 from ftkit.data import Sample, load_samples
@@ -14,33 +15,8 @@ from ftkit.errors import KitError
 from ftkit.formatting import (IGNORE_INDEX, Encoded, collate, encode_all, encode_sample, ensure_chat_template,
                               make_micro_batches, make_token_micro_batches, pack)
 from ftkit.loss import label_token_loss_sum
-from ftkit.modeling import attach_lora, load_base_model, load_tokenizer
+from ftkit.modeling import load_tokenizer
 from ftkit.trainer import train
-
-
-def quiet(*_):
-    pass
-
-
-def tiny_lora_model(model_dir, qlora=False):
-    torch.manual_seed(0)
-    model = load_base_model(model_dir, "cpu", torch.float32, qlora=qlora)
-    return attach_lora(model, r=8, alpha=16, dropout=0.0, target_modules="all-linear", qlora=qlora, gradient_checkpointing=False)
-
-
-def encoded_records(tokenizer, records=TINY_RECORDS):
-    ensure_chat_template(tokenizer, log=quiet)
-    samples = [Sample(f"t:{i}", "chat", messages=r["messages"]) for i, r in enumerate(records)]
-    return [encode_sample(s, tokenizer) for s in samples]
-
-
-def settings_for(model_dir, train, validation, output_dir, **overrides):
-    settings = finetune.Settings(model=str(model_dir), train_file=str(train), validation_file=str(validation),
-                                 output_dir=str(output_dir), learning_rate=5e-3, seed=0,
-                                 report_to="none")  # tracking has tests of its own (test_v1_000_tracking.py)
-    for key, value in overrides.items():
-        setattr(settings, key, value)
-    return settings
 
 
 # ------------------------------------------------------------------------------------------- formatting
@@ -260,23 +236,6 @@ def test_runs_never_overwrite_each_other(tiny_model_dirs, tiny_data, tmp_path):
     first = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", tmp_path / "out", max_steps=1))
     second = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", tmp_path / "out", max_steps=1))
     assert first != second and first.is_dir() and second.is_dir()
-
-
-def fail_at_step(monkeypatch, step: int, failure=RuntimeError) -> dict:
-    """Make the trainer's gradient step raise `failure` at its `step`-th call; returns the call counter."""
-    import ftkit.trainer
-
-    calls = {"n": 0}
-    real_step = ftkit.trainer.accumulate_gradients
-
-    def failing_step(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == step:
-            raise failure("stopped in the middle of training")
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", failing_step)
-    return calls
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])

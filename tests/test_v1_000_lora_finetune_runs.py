@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 import torch
-from conftest import REPO_ROOT, build_tokenizer
+from conftest import REPO_ROOT, build_tiny_model, build_tokenizer, settings_for
 from safetensors.torch import load_file
-from test_v1_000_lora_finetune import settings_for
 
 import ftkit.trainer
 import v1_000_lora_finetune as finetune
@@ -85,16 +84,12 @@ def test_saved_config_repeats_the_run_exactly(tiny_model_dirs, tiny_data, tmp_pa
 
 
 def test_qwen3_moe_config_runs_two_steps_on_a_tiny_model(tiny_data, tmp_path):
-    from transformers import AutoModelForCausalLM, Qwen3MoeConfig
-
     tokenizer = build_tokenizer()
-    torch.manual_seed(0)
-    config = Qwen3MoeConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
-                            num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=32,
-                            num_experts=4, num_experts_per_tok=2, pad_token_id=tokenizer.pad_token_id,
-                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    # transformers' defaults for these three, as this test's model has always had them
+    model = build_tiny_model("qwen3_moe", tokenizer, max_position_embeddings=32768, tie_word_embeddings=False,
+                             initializer_range=0.02)
     model_dir = tmp_path / "tiny-qwen3-moe"
-    AutoModelForCausalLM.from_config(config).save_pretrained(model_dir)
+    model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     train, validation = tiny_data
     settings = parse_settings(finetune.Settings, [

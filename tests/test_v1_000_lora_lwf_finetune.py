@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO_ROOT, write_jsonl
-from test_v1_000_lora_finetune import encoded_records, tiny_lora_model
+from conftest import REPO_ROOT, marked_batch, tiny_batch, tiny_lora_model, write_jsonl
 
 import v1_000_compare_forgetting as compare
 import v1_000_lora_lwf_finetune as lwf
@@ -18,14 +17,7 @@ from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import Sample, load_samples, mix_in
 from ftkit.distill import lwf_loss_sum
 from ftkit.errors import KitError
-from ftkit.formatting import collate
 from ftkit.loss import label_token_loss_sum
-from ftkit.modeling import load_tokenizer
-
-
-def tiny_batch(model_dir):
-    tokenizer = load_tokenizer(model_dir)
-    return collate([[item] for item in encoded_records(tokenizer)], tokenizer.pad_token_id)
 
 
 def lora_b(model):
@@ -200,16 +192,6 @@ def test_general_data_files_are_what_the_converter_writes(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- where the KL acts
-
-
-def marked_batch(model_dir, kinds=("task", "rehearsal", "task", "rehearsal"), rows=None):
-    """One sample per row (so rows do not interact), marked as the LwF script marks its training mix."""
-    from dataclasses import replace
-
-    tokenizer = load_tokenizer(model_dir)
-    encoded = [replace(item, kind=kind) for item, kind in zip(encoded_records(tokenizer), kinds)]
-    chosen = encoded if rows is None else [encoded[index] for index in rows]
-    return collate([[item] for item in chosen], tokenizer.pad_token_id), chosen
 
 
 def test_collate_marks_tokens_only_for_marked_samples(tiny_model_dirs):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import v1_000_merge as merge
-from lora_helpers import logits, make_perturbed_adapter
+from conftest import logits, make_perturbed_adapter
 
 TEXT = "東京都渋谷区の会社員、山田太郎さん"
 

@@ -10,11 +10,10 @@ import json
 
 import pytest
 import yaml
-from test_v1_000_lora_finetune import settings_for
+from conftest import settings_for
 
 import v1_000_lora_finetune as finetune
 import v1_000_sweep as sweep
-from ftkit.errors import KitError
 from ftkit.validation import PeriodicValidation, greater_is_better_for
 
 

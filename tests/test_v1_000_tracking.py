@@ -3,17 +3,11 @@
 import json
 
 import pytest
-from test_v1_000_lora_finetune import fail_at_step, settings_for
+from conftest import fail_at_step, mlflow_client, settings_for
 
 import v1_000_lora_finetune as finetune
 
 pytest.importorskip("mlflow")  # in requirements.txt; the kit itself runs without it (--report_to auto -> none)
-
-
-def mlflow_client(output_dir):
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient((output_dir / "mlruns").resolve().as_uri())
 
 
 def test_default_run_is_recorded_in_a_local_mlflow_store(tiny_model_dirs, tiny_data, tmp_path):

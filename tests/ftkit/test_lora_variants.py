@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from test_v1_000_lora_finetune import settings_for
+from conftest import settings_for
 
 import v1_000_lora_finetune as finetune
 from ftkit.errors import KitError

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, TINY_RECORDS, write_jsonl
-from test_v1_000_lora_finetune import settings_for
+from conftest import REPO_ROOT, TINY_RECORDS, settings_for, write_jsonl
 
 import v1_000_lora_finetune as finetune
 from ftkit.model_card import (CARD_FILE, base_licence, describe_base_model, refresh_model_card, run_card_text,

@@ -9,7 +9,7 @@ import json
 import struct
 
 import pytest
-from test_v1_000_lora_finetune import fail_at_step, settings_for
+from conftest import fail_at_step, settings_for
 
 import v1_000_lora_finetune as finetune
 from ftkit.errors import KitError
