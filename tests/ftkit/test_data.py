@@ -185,3 +185,30 @@ def test_the_training_script_prepares_a_sharegpt_file_like_the_chat_file(tmp_pat
     assert prepared[1].train_samples == prepared[0].train_samples == 8
     assert prepared[1].train_batches == prepared[0].train_batches
     assert prepared[1].validation_batches == prepared[0].validation_batches
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "data file is empty"),
+    ('{"messages": []}\n', "bad.jsonl:1: field 'messages' must be a non-empty list"),
+    ('{"text": "a"}\n{"question": "q", "answer": "a"}\n', "bad.jsonl:2: record matches no schema (keys: answer, question)"),
+    ('{"messages": [{"role": "user", "content": "hi"}]}\n', "bad.jsonl:1: chat record has no assistant turn"),
+    ('{"messages": [{"role": "bot", "content": "hi"}]}\n', "messages[0].role is 'bot'"),
+    ('[\n {"text": "a"},\n {"prompt": 1, "completion": "b"}\n]\n', "bad.json:3: field 'prompt' must be a string"),
+])
+def test_each_bad_record_gets_its_own_message(tmp_path, content, message):
+    path = tmp_path / ("bad.json" if content.startswith("[") else "bad.jsonl")
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(KitError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_samples(path)
+
+
+def test_all_four_schemas_are_accepted(tmp_path):
+    path = write_jsonl(tmp_path / "mixed.jsonl", [
+        TINY_RECORDS[0],
+        {"instruction": "要約して", "input": "本文", "output": "要約"},
+        {"prompt": "質問", "completion": "答え"},
+        {"text": "ただの文章"},
+    ])
+    samples = load_samples(path)
+    assert [s.schema for s in samples] == ["chat", "chat", "prompt_completion", "text"]
+    assert samples[1].messages[0]["content"] == "要約して\n\n本文"

@@ -1,6 +1,8 @@
-"""Precision choice on a CPU: from the bf16 units torch reports, a warmed-up timing only where it cannot say."""
+"""Tests of ftkit.modeling: the precision choice on a CPU (from the bf16 units torch reports, a warmed-up timing only
+where it cannot say), and gradient checkpointing only when memory is short."""
 
 import torch
+from conftest import quiet
 
 from ftkit.modeling import cpu_bf16_is_fast, pick_dtype, precision_name
 
@@ -36,3 +38,15 @@ def test_explicit_precision_wins_and_names_round_trip():
 def test_auto_gives_the_same_answer_every_time_in_one_process():
     answers = {pick_dtype("cpu", "auto", log=lambda _: None) for _ in range(5)}
     assert len(answers) == 1
+
+
+def test_gradient_checkpointing_is_switched_on_only_when_memory_is_short(tiny_model_dirs, monkeypatch):
+    from transformers import AutoConfig
+
+    import ftkit.modeling as modeling
+
+    config = AutoConfig.from_pretrained(tiny_model_dirs["gemma3"])  # 2 layers, hidden 64, MLP 128
+    per_token = 2 * (10 * 64 + 4 * 128) * 4
+    monkeypatch.setattr(modeling, "free_memory_bytes", lambda device: 2 * 2 * per_token * 1000)
+    assert not modeling.needs_gradient_checkpointing(config, 1000, "cpu", torch.float32, log=quiet)
+    assert modeling.needs_gradient_checkpointing(config, 1001, "cpu", torch.float32, log=quiet)
