@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY_RECORDS, build_tokenizer, write_jsonl
 
 import ftkit.data
-from ftkit.data import data_files, is_hub_dataset_id, load_checked_records, load_samples
+from ftkit.data import Sample, data_files, is_hub_dataset_id, load_checked_records, load_samples, mix_in
 from ftkit.errors import KitError
 
 SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
@@ -212,3 +212,17 @@ def test_all_four_schemas_are_accepted(tmp_path):
     samples = load_samples(path)
     assert [s.schema for s in samples] == ["chat", "chat", "prompt_completion", "text"]
     assert samples[1].messages[0]["content"] == "要約して\n\n本文"
+
+
+def test_rehearsal_makes_up_the_requested_share_of_the_mix():
+    task = [Sample(f"task:{i}", "text", text=f"t{i}") for i in range(400)]
+    general = [Sample(f"general:{i}", "text", text=f"g{i}") for i in range(60)]
+    mixed = mix_in(task, general, 0.2, seed=1)
+    from_general = [s for s in mixed if s.where.startswith("general")]
+    assert len(from_general) / len(mixed) == pytest.approx(0.2)
+    assert len(from_general) == 100 and len(set(s.where for s in from_general)) == 60  # repeated when short
+    assert mixed[:400] == task
+    assert mix_in(task, general, 0.2, seed=1) == mixed and mix_in(task, general, 0.2, seed=2) != mixed
+    assert mix_in(task, general, 0.0, seed=1) == task
+    with pytest.raises(KitError, match="below 1"):
+        mix_in(task, general, 1.0, seed=1)

@@ -1,9 +1,10 @@
 """Tests of ftkit.formatting: the labels cover exactly the answer, too-long samples are counted, packed rows fill up
-without their samples seeing each other, and micro-batches are bounded in tokens."""
+without their samples seeing each other, micro-batches are bounded in tokens, and collate marks the tokens of the
+samples LwF marks."""
 
 import pytest
 import torch
-from conftest import TINY_RECORDS, build_tokenizer, encoded_records, quiet, tiny_lora_model
+from conftest import TINY_RECORDS, build_tokenizer, encoded_records, marked_batch, quiet, tiny_batch, tiny_lora_model
 
 from ftkit.data import Sample
 from ftkit.formatting import (IGNORE_INDEX, Encoded, collate, encode_all, encode_sample, ensure_chat_template,
@@ -91,3 +92,13 @@ def test_packed_samples_do_not_attend_to_each_other(tiny_model_dirs, architectur
         leaky = forward(packed_batch)[len(first.input_ids):]
     assert torch.allclose(packed, alone, atol=1e-4)
     assert not torch.allclose(leaky, alone, atol=1e-2)
+
+
+def test_collate_marks_tokens_only_for_marked_samples(tiny_model_dirs):
+    assert "token_kind" not in tiny_batch(tiny_model_dirs["gemma3"])  # the plain recipe's batches are unchanged
+    batch, encoded = marked_batch(tiny_model_dirs["gemma3"])
+    for row, item in enumerate(encoded):
+        length = len(item.input_ids)
+        expected = 2 if item.kind == "rehearsal" else 1
+        assert batch["token_kind"][row, :length].tolist() == [expected] * length
+        assert batch["token_kind"][row, length:].tolist() == [0] * (batch["input_ids"].shape[1] - length)
