@@ -1,25 +1,19 @@
 """Several processes: the training script under `accelerate launch` on two CPU processes (gloo, as DDP runs on
-GPUs), checked against one process over the same micro-batches; the other processes' quiet mode; the shipped DDP
-and DeepSpeed ZeRO-2 configs; and the trainer's DeepSpeed control flow (DeepSpeed itself needs CUDA, so a
-stand-in engine plays its part)."""
+GPUs), checked against one process over the same micro-batches, and the shipped DDP and DeepSpeed ZeRO-2 configs.
+The other processes' quiet mode and the trainer's DeepSpeed control flow have tests in tests/ftkit/."""
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import warnings
 from collections import Counter
 
 import pytest
 import torch
-from conftest import REPO_ROOT, encoded_records, settings_for, tiny_lora_model
+from conftest import REPO_ROOT, settings_for
 from safetensors.torch import load_file
 
 import v1_000_lora_finetune as finetune
-from ftkit.distributed import Processes
-from ftkit.modeling import load_tokenizer
-from ftkit.trainer import train
 
 CONFIGS = REPO_ROOT / "src" / "configs"
 # --max_seq_len 256 makes 5 micro-batches of the tiny data: with 2 processes the third step has one micro-batch,
@@ -128,51 +122,6 @@ def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_mod
         assert torch.allclose(adapter[name], weight, atol=1e-5), name
 
 
-class OtherProcessAccelerator:
-    """What Processes reads of an Accelerator, as it is on process 1 of 2."""
-
-    process_index, num_processes = 1, 2
-
-
-def test_a_quiet_process_prints_nothing_repeated_and_leaves_stdout_and_warning_filters_as_they_were(capsys):
-    from transformers.utils import logging as transformers_logging
-
-    processes = Processes(OtherProcessAccelerator())
-    stdout, verbosity = sys.stdout, transformers_logging.get_verbosity()
-    progress_bars = transformers_logging.is_progress_bar_enabled()
-    with warnings.catch_warnings(record=True) as shown:
-        warnings.simplefilter("always")
-        filters = list(warnings.filters)
-        with processes.quiet():
-            quiet_stdout = sys.stdout
-            print("[data] 5 training samples in 5 micro-batches")
-            warnings.warn("`torch_dtype` is deprecated! Use `dtype` instead!", FutureWarning, stacklevel=1)
-            warnings.warn("the attention mask is not set", UserWarning, stacklevel=1)
-            warnings.warn("overflow encountered in this process's loss", RuntimeWarning, stacklevel=1)
-            assert transformers_logging.get_verbosity() == transformers_logging.ERROR
-            assert not transformers_logging.is_progress_bar_enabled()
-        assert sys.stdout is stdout and quiet_stdout is not stdout and quiet_stdout.closed
-        assert warnings.filters == filters
-        warnings.warn("shown again after the block", FutureWarning, stacklevel=1)
-    assert capsys.readouterr().out == ""
-    assert [(w.category, str(w.message)) for w in shown] == [
-        (RuntimeWarning, "overflow encountered in this process's loss"), (FutureWarning, "shown again after the block")]
-    assert transformers_logging.get_verbosity() == verbosity
-    assert transformers_logging.is_progress_bar_enabled() == progress_bars
-
-    # The same, held from one call to another (as `launched_processes` does for a script that prints throughout).
-    processes.stay_quiet()
-    quiet_stdout = sys.stdout
-    print("[model] tiny on cpu")
-    processes.end_quiet()
-    assert sys.stdout is stdout and quiet_stdout.closed and capsys.readouterr().out == ""
-
-    # Rank 0, like a single process, prints as usual.
-    with Processes().quiet():
-        print("[done] adapter saved")
-    assert sys.stdout is stdout and capsys.readouterr().out == "[done] adapter saved\n"
-
-
 # ------------------------------------------------------------------------------------------------ configs
 
 
@@ -205,63 +154,3 @@ def test_shipped_accelerate_configs_parse_and_agree_with_the_deepspeed_file():
 
     assert "accelerate_deepspeed_zero2.yaml" in (CONFIGS / "qwen3_moe_extraction.yml").read_text()
 
-
-# ---------------------------------------------------------------------------------- DeepSpeed control flow
-
-
-class StandInDeepSpeedAccelerator:
-    """Just what the trainer asks of accelerate under DeepSpeed; its 'engine' clips and steps at the boundary."""
-
-    def __init__(self):
-        from accelerate.utils import DistributedType
-
-        self.distributed_type, self.process_index, self.num_processes = DistributedType.DEEPSPEED, 0, 1
-        self.device = torch.device("cpu")
-        self.sync_gradients, self.boundaries = True, []
-        self.state = type("State", (), {"backend": "nccl", "deepspeed_plugin": type("Plugin", (), {
-            "zero_stage": 2, "deepspeed_config": {"gradient_clipping": "auto"}})()})()
-        self.deepspeed_engine_wrapped = self
-
-    def prepare(self, module, optimizer):
-        self.module, self.optimizer = module, optimizer
-        return module, optimizer
-
-    def no_sync(self, module):  # accelerate gives ZeRO-2 no no_sync: the boundary flag alone decides
-        return contextlib.nullcontext()
-
-    def backward(self, loss):
-        self.boundaries.append(self.sync_gradients)
-        loss.backward()
-        if self.sync_gradients:  # DeepSpeedEngineWrapper.backward: engine.step() at the boundary
-            clipping = self.state.deepspeed_plugin.deepspeed_config["gradient_clipping"]
-            trainable = [p for p in self.module.parameters() if p.requires_grad]
-            self.norm = torch.nn.utils.clip_grad_norm_(trainable, clipping).item()
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-
-    def get_global_grad_norm(self):
-        return self.norm
-
-    def reduce(self, tensor, reduction):
-        return tensor
-
-
-def test_under_deepspeed_the_engine_steps_at_the_last_backward_of_each_step(tiny_model_dirs):
-    tokenizer = load_tokenizer(tiny_model_dirs["gemma3"])
-    micro_batches = [[[item]] for item in encoded_records(tokenizer)]  # four micro-batches of one row
-    options = dict(learning_rate=1e-2, warmup_ratio=0.0, gradient_accumulation=2, epochs=1, max_steps=-1,
-                   max_grad_norm=0.5, weight_decay=0.0, pad_token_id=tokenizer.pad_token_id, device="cpu", seed=0)
-    reference_model = tiny_lora_model(tiny_model_dirs["gemma3"])
-    reference = train(reference_model, micro_batches, **options)
-
-    accelerator = StandInDeepSpeedAccelerator()
-    model = tiny_lora_model(tiny_model_dirs["gemma3"])
-    result = train(model, micro_batches, **options, processes=Processes(accelerator))
-    assert accelerator.boundaries == [False, True, False, True]  # two steps of two micro-batches
-    assert accelerator.state.deepspeed_plugin.deepspeed_config["gradient_clipping"] == 0.5  # --max_grad_norm
-    assert [h["loss"] for h in result.history] == pytest.approx([h["loss"] for h in reference.history], abs=1e-6)
-    assert [h["grad_norm"] for h in result.history] == pytest.approx([h["grad_norm"] for h in reference.history], rel=1e-5)
-    reference_weights = {n: p for n, p in reference_model.named_parameters() if p.requires_grad}
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            assert torch.allclose(parameter, reference_weights[name], atol=1e-6), name
