@@ -2,6 +2,8 @@
 
 One fault-injection test per case of docs/faults.md. Each asserts the exit status (2 for what the user can
 fix, 130 for a signal), the one-line message, and what is left on disk. Tiny models from conftest, seconds each.
+The cases one helper module settles alone (masking secrets, atomic writes, the newest run, what an upload sends,
+UTF-8 and JSON Lines decoding) are tested beside that module, in tests/ftkit/.
 """
 
 import errno
@@ -22,9 +24,8 @@ from conftest import (REPO_ROOT, TINY_RECORDS, FakeHub, chat_record, encoded_rec
 import ftkit
 import v1_000_infer as infer
 import v1_000_lora_finetune as finetune
-from ftkit.data import load_samples
 from ftkit.errors import KitError
-from ftkit.runs import (UNFINISHED_FILE, RunFolder, finished_runs, resolve_adapter, write_text_atomic)
+from ftkit.runs import UNFINISHED_FILE, RunFolder, finished_runs, resolve_adapter
 
 SCRIPT = REPO_ROOT / "src" / "v1_000_lora_finetune.py"
 
@@ -119,18 +120,6 @@ def test_notebook_resumes_only_when_asked(tmp_path, capsys):
     assert not any("unfinished_run_with_checkpoint(" in source for source in sources)
 
 
-def test_redaction_masks_passwords_and_tokens(monkeypatch):
-    from ftkit.redaction import redact
-
-    monkeypatch.setenv("MY_API_TOKEN", "s3cr3t-value-123")
-    assert redact("http://user:secret@host:5000/path") == "http://user:***@host:5000/path"
-    assert redact("https://h/x?token=abc&run=1") == "https://h/x?token=***&run=1"
-    assert redact("Authorization: Bearer abcdefghijklmnop") == "Authorization: Bearer ***"
-    assert redact("login with hf_abcdefghijklmnopqrstuvwxyz") == "login with ***"
-    assert redact({"uri": ["failed: s3cr3t-value-123"]}) == {"uri": ["failed: ***"]}
-    assert redact("max_new_tokens=5, file:///tmp/mlruns, 512 token rows") == "max_new_tokens=5, file:///tmp/mlruns, 512 token rows"
-
-
 def test_password_in_tracking_uri_is_never_printed_or_written(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capfd):
     pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:secret@127.0.0.1:9")  # nothing listens there
@@ -201,34 +190,6 @@ def test_run_artifacts_record_repository_relative_paths(tiny_model_dirs, tiny_da
     absolute = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", tmp_path / "out", max_steps=1,
                                           record_absolute_paths=True))
     assert json.loads((absolute / "adapter_config.json").read_text())["base_model_name_or_path"] == str(Path(tiny_model_dirs["gemma3"]).resolve())
-
-
-def test_hub_upload_sends_only_model_files_and_asks_before_an_existing_repo(tmp_path, monkeypatch, capsys):
-    import huggingface_hub
-
-    from ftkit.merging import push_to_hub
-
-    folder = tmp_path / "run"
-    folder.mkdir()
-    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "tokenizer_config.json",
-                 "chat_template.jinja", "README.md", "run.json", "config.yml", "train_metrics.json", "loss_curve.png",
-                 "predictions_validation.jsonl", "metrics.json", "UNFINISHED.txt"):
-        (folder / name).write_text("x")
-    FakeHub.uploads = []
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub)
-    monkeypatch.setattr(FakeHub, "existing", False)
-    push_to_hub(folder, "me/new-model")
-    [upload] = FakeHub.uploads
-    assert upload["allow_patterns"] == ["README.md", "adapter_config.json", "adapter_model.safetensors",
-                                        "chat_template.jinja", "loss_curve.png", "tokenizer.json",
-                                        "tokenizer_config.json"]
-
-    monkeypatch.setattr(FakeHub, "existing", True)
-    with pytest.raises(KitError, match="'me/old-model' already exists; nothing was uploaded.*--push_to_existing"):
-        push_to_hub(folder, "me/old-model")
-    assert len(FakeHub.uploads) == 1  # nothing sent
-    push_to_hub(folder, "me/old-model", into_existing=True)
-    assert len(FakeHub.uploads) == 2
 
 
 def test_merge_refuses_an_existing_hub_repo_in_one_line(tiny_model_dirs, tmp_path, monkeypatch, capsys):
@@ -501,40 +462,6 @@ def test_non_utf8_data_file_names_its_line(tiny_model_dirs, tmp_path, capsys):
     assert not output.exists() or list(output.iterdir()) == []
 
 
-def test_utf8_byte_order_mark_is_accepted(tmp_path):
-    path = tmp_path / "bom.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_RECORDS).encode())
-    assert len(load_samples(path)) == len(TINY_RECORDS)
-    array = tmp_path / "bom.json"
-    array.write_bytes(b"\xef\xbb\xbf" + json.dumps(TINY_RECORDS, ensure_ascii=False).encode())
-    assert len(load_samples(array)) == len(TINY_RECORDS)
-    config = tmp_path / "run.yml"
-    config.write_bytes(b"\xef\xbb\xbflora_r: 8\n")
-    from ftkit.settings import parse_settings
-
-    assert parse_settings(finetune.Settings, ["--config", str(config)]).lora_r == 8
-
-
-def test_non_utf8_config_file_names_its_line(tmp_path, capsys):
-    from ftkit.settings import parse_settings
-
-    config = tmp_path / "run.yml"
-    config.write_bytes(b"lora_r: 8\nrun_name: caf\xe9\n")
-    code, err, _ = stopped(lambda: parse_settings(finetune.Settings, ["--config", str(config)]), capsys)
-    assert code == 2 and one_error_line(err).startswith(f"error: {config}:2: not UTF-8 text")
-
-
-def test_jsonl_whose_first_line_is_a_list_is_read_as_jsonl(tmp_path):
-    path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps([TINY_RECORDS[0]], ensure_ascii=False) + "\n" + json.dumps(TINY_RECORDS[1], ensure_ascii=False) + "\n",
-                    encoding="utf-8")
-    with pytest.raises(KitError, match=r"train.jsonl:1: a record must be a JSON object, found list"):
-        load_samples(path)
-    as_json = tmp_path / "lines.json"  # JSON Lines under a .json name
-    as_json.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_RECORDS), encoding="utf-8")
-    assert len(load_samples(as_json)) == len(TINY_RECORDS)
-
-
 def test_malformed_adapter_config_is_one_line(tmp_path, capsys):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
@@ -557,22 +484,6 @@ def test_adapter_folder_without_weights_is_one_line(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------- run folders
 
 
-def test_newest_run_is_the_one_started_last_not_the_one_touched_last(tmp_path):
-    for name in ("20260101-120000_lora", "20260102-080000_lora", "20260102-080000_lora-2", "my-copied-adapter"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "adapter_config.json").write_text("{}")
-        (tmp_path / name / "adapter_model.safetensors").write_bytes(b"")
-    (tmp_path / "20260103-000000_lora-unfinished").mkdir()
-    (tmp_path / "20260103-000000_lora-unfinished" / "adapter_config.json").write_text("{}")
-    old = tmp_path / "20260101-120000_lora"
-    (old / "metrics.json").write_text("{}")  # evaluating an old run writes into it ...
-    future = time.time() + 3600
-    os.utime(old, (future, future))  # ... and makes it the most recently modified
-    assert resolve_adapter(None, tmp_path).name == "20260102-080000_lora-2"
-    assert [p.name for p in finished_runs(tmp_path)] == ["my-copied-adapter", "20260101-120000_lora",
-                                                         "20260102-080000_lora", "20260102-080000_lora-2"]
-
-
 def test_two_runs_started_in_the_same_second_get_their_own_folders(tiny_model_dirs, tiny_data, tmp_path, monkeypatch):
     import ftkit.runs
 
@@ -587,30 +498,6 @@ def test_two_runs_started_in_the_same_second_get_their_own_folders(tiny_model_di
     finished_first = first.finish()
     assert (finished_first.name, second.name) == ("20260101-000000_lora", "20260101-000000_lora-2")
     assert (second / "adapter_model.safetensors").is_file() and (finished_first / "adapter_config.json").is_file()
-
-
-def test_write_text_atomic_uses_its_own_temporary_and_fsyncs_before_the_rename(tmp_path, monkeypatch):
-    import ftkit.runs
-
-    events = []
-    real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(ftkit.runs.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(ftkit.runs.os, "replace", lambda a, b: (events.append(("replace", Path(a).name)), real_replace(a, b))[1])
-    target = tmp_path / "metrics.json"
-    write_text_atomic(target, "one")
-    write_text_atomic(target, "two")
-    assert target.read_text() == "two"
-    replaced = [event[1] for event in events if isinstance(event, tuple)]
-    assert len(set(replaced)) == 2 and all(name.startswith(".metrics.json.") for name in replaced)  # unique names
-    assert events.index("fsync") < events.index(("replace", replaced[0]))
-
-    def fails(fd):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(ftkit.runs.os, "fsync", fails)
-    with pytest.raises(OSError):
-        write_text_atomic(target, "three")
-    assert target.read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
 
 # --------------------------------------------------------------------------------------------- --too_long

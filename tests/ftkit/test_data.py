@@ -1,6 +1,7 @@
 """Tests of ftkit.data: every source and shape (chat, ShareGPT, column-mapped, Hub) reads into the same checked
-samples, and each problem names where it is (file:line, or data set[split]:row). No network: the Hub is
-replaced by a local `datasets` object or a stand-in loader."""
+samples, and each problem names where it is (file:line, or data set[split]:row); byte-order marks and JSON Lines
+under any name; the rehearsal mix. No network: the Hub is replaced by a local `datasets` object or a stand-in
+loader."""
 
 import dataclasses
 import json
@@ -9,6 +10,7 @@ import pytest
 from conftest import TINY_RECORDS, build_tokenizer, write_jsonl
 
 import ftkit.data
+import v1_000_lora_finetune as finetune
 from ftkit.data import Sample, data_files, is_hub_dataset_id, load_checked_records, load_samples, mix_in
 from ftkit.errors import KitError
 
@@ -226,3 +228,28 @@ def test_rehearsal_makes_up_the_requested_share_of_the_mix():
     assert mix_in(task, general, 0.0, seed=1) == task
     with pytest.raises(KitError, match="below 1"):
         mix_in(task, general, 1.0, seed=1)
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_RECORDS).encode())
+    assert len(load_samples(path)) == len(TINY_RECORDS)
+    array = tmp_path / "bom.json"
+    array.write_bytes(b"\xef\xbb\xbf" + json.dumps(TINY_RECORDS, ensure_ascii=False).encode())
+    assert len(load_samples(array)) == len(TINY_RECORDS)
+    config = tmp_path / "run.yml"
+    config.write_bytes(b"\xef\xbb\xbflora_r: 8\n")
+    from ftkit.settings import parse_settings
+
+    assert parse_settings(finetune.Settings, ["--config", str(config)]).lora_r == 8
+
+
+def test_jsonl_whose_first_line_is_a_list_is_read_as_jsonl(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps([TINY_RECORDS[0]], ensure_ascii=False) + "\n" + json.dumps(TINY_RECORDS[1], ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(KitError, match=r"train.jsonl:1: a record must be a JSON object, found list"):
+        load_samples(path)
+    as_json = tmp_path / "lines.json"  # JSON Lines under a .json name
+    as_json.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TINY_RECORDS), encoding="utf-8")
+    assert len(load_samples(as_json)) == len(TINY_RECORDS)

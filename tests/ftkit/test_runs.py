@@ -1,61 +1,16 @@
-"""Tests of ftkit.runs and the file writing it re-exports (ftkit.files): new names never overwrite anything,
-a write that fails leaves the previous file as it was, a project's final folder is never replaced."""
+"""Tests of ftkit.runs: it re-exports the file writing of ftkit.files, a project's final folder is never replaced, a
+run folder takes the next free name, and the newest run is the one started last."""
 
-import json
 import os
+import time
 
 import pytest
-from conftest import TINY_RECORDS
 
 import ftkit.files
 import ftkit.notebook
 import ftkit.runs
-from ftkit.data import load_samples
 from ftkit.errors import KitError
-from ftkit.runs import free_name, publish_final, write_json, write_jsonl, write_text_atomic
-
-
-def test_free_name_numbers_from_2_when_taken_and_keeps_a_file_suffix(tmp_path):
-    assert free_name(tmp_path / "model.gguf") == tmp_path / "model.gguf"
-    (tmp_path / "model.gguf").touch()
-    assert free_name(tmp_path / "model.gguf") == tmp_path / "model-2.gguf"
-    (tmp_path / "model-2.gguf").touch()
-    assert free_name(tmp_path / "model.gguf") == tmp_path / "model-3.gguf"
-    (tmp_path / "run.r0.5").mkdir()  # a folder whose name holds a dot is numbered after the whole name
-    assert free_name(tmp_path / "run.r0.5", keep_suffix=False) == tmp_path / "run.r0.5-2"
-
-
-def test_free_name_can_require_the_files_beside_it_to_be_free(tmp_path):
-    def taken(path):
-        return path.exists() or path.with_suffix(".md").exists()
-
-    (tmp_path / "model.md").touch()  # only the card of the first name exists
-    assert free_name(tmp_path / "model.gguf", taken) == tmp_path / "model-2.gguf"
-
-
-def test_an_atomic_write_that_fails_midway_leaves_the_previous_file(tmp_path, monkeypatch):
-    target = tmp_path / "metrics.json"
-    write_json(target, {"loss": 1.0})
-
-    def replace_fails(source, destination):  # the data is written and flushed; the rename is what fails
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(ftkit.files.os, "replace", replace_fails)
-    with pytest.raises(OSError, match="No space left"):
-        write_json(target, {"loss": 0.5})
-    monkeypatch.undo()
-    assert json.loads(target.read_text(encoding="utf-8")) == {"loss": 1.0}
-    assert os.listdir(tmp_path) == ["metrics.json"]  # no temporary file left behind
-
-
-def test_a_jsonl_record_that_cannot_be_written_leaves_the_previous_file(tmp_path):
-    target = write_jsonl(tmp_path / "train.jsonl", TINY_RECORDS)
-    before = target.read_bytes()
-    with pytest.raises(TypeError):
-        write_jsonl(target, [TINY_RECORDS[0], {"text": object()}])
-    assert target.read_bytes() == before and os.listdir(tmp_path) == ["train.jsonl"]
-    assert [s.messages for s in load_samples(target)] == [r["messages"] for r in TINY_RECORDS]
-    assert target.read_text(encoding="utf-8").splitlines()[0] == json.dumps(TINY_RECORDS[0], ensure_ascii=False)
+from ftkit.runs import finished_runs, publish_final, resolve_adapter, write_text_atomic
 
 
 def test_runs_re_exports_the_file_writing_of_ftkit_files():
@@ -64,13 +19,6 @@ def test_runs_re_exports_the_file_writing_of_ftkit_files():
         assert getattr(ftkit.runs, name) is getattr(ftkit.files, name), name
     assert ftkit.notebook.publish_final is publish_final and ftkit.notebook.run_to_resume is ftkit.runs.run_to_resume
     assert ftkit.runs.write_text_atomic is write_text_atomic  # the name older scripts import from ftkit.runs
-
-
-def test_merging_free_path_is_free_name(tmp_path):
-    from ftkit.merging import free_path
-
-    (tmp_path / "run-merged").mkdir()
-    assert free_path(tmp_path / "run-merged") == tmp_path / "run-merged-2"
 
 
 def test_publish_final_never_replaces_a_final_folder(tmp_path):
@@ -100,16 +48,17 @@ def test_a_run_folder_takes_the_next_free_number_in_the_same_second(tmp_path, mo
     assert folder.finish().name == "20260101-000000_lora-3-2"  # numbered after the name it reserved
 
 
-def test_keep_mode_gives_the_permissions_of_a_plain_write(tmp_path):
-    previous = os.umask(0o022)
-    try:
-        write_jsonl(tmp_path / "private.jsonl", TINY_RECORDS)
-        write_jsonl(tmp_path / "shared.jsonl", TINY_RECORDS, keep_mode=True)
-        (tmp_path / "group.txt").write_text("old")
-        os.chmod(tmp_path / "group.txt", 0o640)
-        write_text_atomic(tmp_path / "group.txt", "new", keep_mode=True)
-    finally:
-        os.umask(previous)
-    modes = [(tmp_path / name).stat().st_mode & 0o777 for name in ("private.jsonl", "shared.jsonl", "group.txt")]
-    assert modes == [0o600, 0o644, 0o640]  # the default stays owner-only, as run folders have always been
-    assert (tmp_path / "group.txt").read_text() == "new"
+def test_newest_run_is_the_one_started_last_not_the_one_touched_last(tmp_path):
+    for name in ("20260101-120000_lora", "20260102-080000_lora", "20260102-080000_lora-2", "my-copied-adapter"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "adapter_config.json").write_text("{}")
+        (tmp_path / name / "adapter_model.safetensors").write_bytes(b"")
+    (tmp_path / "20260103-000000_lora-unfinished").mkdir()
+    (tmp_path / "20260103-000000_lora-unfinished" / "adapter_config.json").write_text("{}")
+    old = tmp_path / "20260101-120000_lora"
+    (old / "metrics.json").write_text("{}")  # evaluating an old run writes into it ...
+    future = time.time() + 3600
+    os.utime(old, (future, future))  # ... and makes it the most recently modified
+    assert resolve_adapter(None, tmp_path).name == "20260102-080000_lora-2"
+    assert [p.name for p in finished_runs(tmp_path)] == ["my-copied-adapter", "20260101-120000_lora",
+                                                         "20260102-080000_lora", "20260102-080000_lora-2"]
