@@ -34,7 +34,7 @@ def tiny_data(tmp_path):
     return train, validation
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # loading GiNZA takes seconds; the pipeline is only read
 def ginza_nlp():
     pytest.importorskip("ja_ginza")
     from ftkit.ginza_baseline import load_ginza

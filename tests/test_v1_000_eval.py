@@ -1,71 +1,14 @@
-"""Tests of the extraction metrics on hand-written cases, and of the evaluation script end to end."""
+"""Tests of the evaluation script end to end: its table, the base and adapter columns on a tiny run, and the GiNZA
+column (alone it loads no language model, without its package it is one line, by default only where installed);
+and of generation metrics recorded while training. The metrics themselves have tests in tests/ftkit/."""
 
 import json
 
 import pytest
-from conftest import TINY_RECORDS, write_jsonl
+from conftest import NOBODY, SENTENCES, TINY_RECORDS, chat_record, missing_ja_ginza, write_jsonl
 
-from ftkit.extraction_metrics import extraction_metrics, normalise, schema_ok
+from ftkit.errors import KitError
 from ftkit.ginza_baseline import ginza_missing
-
-TARO = '{"persons": [{"name": "山田太郎", "address": "東京都渋谷区"}]}'
-TWO = '{"persons": [{"name": "山田太郎", "address": "東京都渋谷区"}, {"name": "佐藤花子"}]}'
-NONE = '{"persons": []}'
-
-
-def test_perfect_answers_score_one_everywhere():
-    metrics = extraction_metrics([TARO, TWO, NONE], [TARO, TWO, NONE])
-    for key in ("json_parse_rate", "schema_ok_rate", "person_presence_f1", "name_set_f1", "address_set_f1",
-                "all_fields_exact_match_rate", "name_exact_match_rate", "address_exact_match_rate"):
-        assert metrics[key] == 1.0, key
-    assert metrics["fp_rate_on_negative"] == 0.0 and metrics["negative_samples"] == 1
-
-
-def test_empty_answers_find_nobody():
-    metrics = extraction_metrics([NONE, NONE], [TARO, TWO])
-    assert metrics["json_parse_rate"] == 1.0 and metrics["schema_ok_rate"] == 1.0
-    assert metrics["name_set_f1"] == 0.0 and metrics["person_presence_f1"] == 0.0
-    assert metrics["fp_rate_on_negative"] is None  # no negative sample to judge
-
-
-def test_partial_overlap_gives_micro_f1():
-    # Reference names: 山田太郎, 佐藤花子. Predicted: 山田太郎 (right), 鈴木 (wrong): tp=1, fp=1, fn=1.
-    predicted = '{"persons": [{"name": "山田太郎", "address": "東京都渋谷区"}, {"name": "鈴木"}]}'
-    metrics = extraction_metrics([predicted], [TWO])
-    assert metrics["name_set_f1"] == pytest.approx(0.5)
-    assert metrics["address_set_f1"] == 1.0
-    assert metrics["all_fields_exact_match_rate"] == 0.0 and metrics["address_exact_match_rate"] == 1.0
-
-
-def test_invalid_json_counts_as_naming_nobody():
-    metrics = extraction_metrics(['{"persons": [{"name": "山田太郎"', "山田太郎です"], [TARO, NONE])
-    assert metrics["json_parse_rate"] == 0.0 and metrics["schema_ok_rate"] == 0.0
-    assert metrics["name_set_f1"] == 0.0 and metrics["fp_rate_on_negative"] == 0.0
-
-
-def test_invented_person_on_a_negative_is_a_false_positive():
-    metrics = extraction_metrics([TARO, NONE, NONE, NONE], [NONE, NONE, NONE, NONE])
-    assert metrics["fp_rate_on_negative"] == 0.25 and metrics["negative_samples"] == 4
-
-
-def test_comparison_ignores_width_and_whitespace():
-    assert normalise("山田 太郎") == normalise("山田太郎") and normalise("ＡＢＣ１") == "ABC1"
-    predicted = '{"persons": [{"name": "山田 太郎", "address": "東京都渋谷区"}]}'
-    assert extraction_metrics([predicted], [TARO])["all_fields_exact_match_rate"] == 1.0
-
-
-def test_schema_check_rejects_wrong_shapes():
-    assert schema_ok(json.loads(TWO)) and schema_ok({"persons": [{"name": "A", "address": None}]})
-    assert not schema_ok({"people": []})
-    assert not schema_ok({"persons": [{"name": 3}]})
-    assert not schema_ok({"persons": [{"name": "A", "age": 3}]})
-    assert not schema_ok([])
-
-
-def test_non_json_references_fall_back_to_exact_match():
-    metrics = extraction_metrics(["こんにちは", "さようなら"], ["こんにちは", "またね"])
-    assert metrics["references_not_json"] == 2 and metrics["exact_match_rate_on_non_json"] == 0.5
-    assert metrics["json_parse_rate"] is None
 
 
 def test_the_eval_table_keeps_its_format():
@@ -111,3 +54,50 @@ def test_training_can_record_generation_metrics(tiny_model_dirs, tiny_data, tmp_
                                               max_steps=1, eval_generate=3))
     generation = json.loads((run_dir / "train_metrics.json").read_text())["generation_metrics"]
     assert generation["samples"] == 3 and 0.0 <= generation["json_parse_rate"] <= 1.0
+
+
+def test_ginza_column_alone_loads_no_language_model(ginza_nlp, tmp_path, monkeypatch):
+    import v1_000_eval as evaluation
+
+    def no_language_model(*args, **kwargs):
+        raise AssertionError("the ginza column alone must not load a language model")
+
+    for name in ("load_for_inference", "ensure_base_model", "pick_device"):
+        monkeypatch.setattr(evaluation, name, no_language_model)
+    eval_file = write_jsonl(tmp_path / "eval.jsonl", [chat_record(text, reference) for text, reference in SENTENCES])
+    columns = evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"), models="ginza"))
+    assert list(columns) == ["ginza"] and columns["ginza"]["samples"] == 4 and columns["ginza"]["name_set_f1"] == 1.0
+    folder = tmp_path / "out" / "baseline_ginza"  # no run to write into yet
+    assert json.loads((folder / "metrics.json").read_text())["eval"]["ginza"]["name_set_f1"] == 1.0
+    table = (folder / "metrics_eval.md").read_text()
+    assert "| metric | ginza |" in table and "| name_set_f1 | 1.000 |" in table
+    rows = [json.loads(line) for line in (folder / "predictions_eval.jsonl").read_text().splitlines()]
+    assert [set(row) for row in rows] == [{"reference", "ginza"}] * 4
+    assert json.loads(rows[0]["ginza"]) == {"persons": [{"name": "安倍晋三"}]} and rows[3]["ginza"] == NOBODY
+
+
+def test_asking_for_ginza_without_the_package_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    import v1_000_eval as evaluation
+
+    missing_ja_ginza(monkeypatch)
+    eval_file = write_jsonl(tmp_path / "eval.jsonl", [chat_record(*SENTENCES[0])])
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"), models="adapter,ginza"))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and len(error.splitlines()) == 1
+    assert "pip install ja-ginza==5.3.0 ginza==5.3.0" in error
+
+
+def test_default_columns_include_ginza_only_when_installed(monkeypatch, capsys):
+    import v1_000_eval as evaluation
+
+    assert evaluation.selected_models("base,adapter") == ["base", "adapter"]  # the old commands, unchanged
+    assert evaluation.selected_models(" adapter ") == ["adapter"]
+    with pytest.raises(KitError, match="base, adapter and ginza"):
+        evaluation.selected_models("base,spacy")
+    assert capsys.readouterr().out == ""
+    missing_ja_ginza(monkeypatch)
+    assert evaluation.selected_models("") == ["base", "adapter"]
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "ginza column skipped" in printed[0] and "pip install ja-ginza" in printed[0]
