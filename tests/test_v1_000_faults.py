@@ -3,7 +3,7 @@
 One fault-injection test per case of docs/faults.md. Each asserts the exit status (2 for what the user can
 fix, 130 for a signal), the one-line message, and what is left on disk. Tiny models from conftest, seconds each.
 The cases one helper module settles alone (masking secrets, atomic writes, the newest run, what an upload sends,
-UTF-8 and JSON Lines decoding) are tested beside that module, in tests/ftkit/.
+UTF-8 and JSON Lines decoding, the notebook's resume) are tested beside that module, in tests/ftkit/.
 """
 
 import errno
@@ -96,28 +96,6 @@ def test_truncated_checkpoint_is_one_line_and_not_offered_again(tiny_model_dirs,
     assert code == 2 and "truncated or damaged" in line and "cannot be resumed, start a new one" in line
     assert "--resume" not in out + line
     assert files_under(tmp_path / "out") == before
-
-
-def test_notebook_resumes_only_when_asked(tmp_path, capsys):
-    from ftkit.notebook import run_to_resume
-
-    runs = tmp_path / "runs"
-    found = runs / ".incomplete-20260101-000000_p"
-    found.mkdir(parents=True)
-    (found / "checkpoint.pt").write_bytes(b"")
-    assert run_to_resume("", runs, "p") is None  # the default: a new run, the found one only named
-    assert str(found) in capsys.readouterr().out
-    assert run_to_resume("latest", runs, "p") == found
-    assert run_to_resume(str(found), runs, "p") == found
-    with pytest.raises(KitError, match="no checkpoint.pt there"):
-        run_to_resume(str(tmp_path), runs, "p")
-    with pytest.raises(KitError, match="no unfinished run of 'q'"):
-        run_to_resume("latest", runs, "q")
-    notebook = json.loads((REPO_ROOT / "src" / "v1_000_finetune.ipynb").read_text(encoding="utf-8"))
-    sources = ["".join(cell["source"]) for cell in notebook["cells"]]
-    assert any('RESUME = ""' in source for source in sources)
-    assert any("run_to_resume(RESUME" in source for source in sources)
-    assert not any("unfinished_run_with_checkpoint(" in source for source in sources)
 
 
 def test_password_in_tracking_uri_is_never_printed_or_written(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capfd):

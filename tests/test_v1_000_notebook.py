@@ -1,18 +1,12 @@
 """Tests of the notebook src/v1_000_finetune.ipynb: committed without outputs, and run headless (papermill) top to
-bottom on a tiny model for two steps; plus its helpers in ftkit.notebook."""
+bottom on a tiny model for two steps; its helpers in ftkit.notebook have tests in tests/ftkit/test_notebook.py."""
 
 import json
 import re
 
 import nbformat
 import papermill
-import pytest
-
-from conftest import REPO_ROOT, TINY_RECORDS, write_jsonl
-from ftkit.data import load_samples
-from ftkit.errors import KitError
-from ftkit.notebook import (data_files, is_hub_dataset_id, kit_record, publish_final,
-                            unfinished_run_with_checkpoint)
+from conftest import REPO_ROOT
 
 NOTEBOOK = REPO_ROOT / "src" / "v1_000_finetune.ipynb"
 
@@ -81,44 +75,3 @@ def test_hub_data_set_without_network_stops_with_one_line(tiny_model_dirs, tmp_p
     assert len(failed) == 1 and len(failed[0]["traceback"]) == 1, failed
     assert failed[0]["traceback"][0].startswith(
         "error: could not reach the data set 'someone/no-such-data' on the Hugging Face Hub")
-
-
-def test_records_of_other_shapes_are_mapped_to_the_kits():
-    assert kit_record({"question": "Q", "answer": "A", "id": 3}, {"prompt": "question", "completion": "answer"}) == {
-        "prompt": "Q", "completion": "A"}
-    sharegpt = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
-    assert kit_record(sharegpt) == {"messages": [{"role": "user", "content": "hi"},
-                                                 {"role": "assistant", "content": "hello"}]}
-    conversational = {"prompt": [{"role": "user", "content": "Q"}],
-                      "completion": [{"role": "assistant", "content": "A"}]}
-    assert kit_record(conversational)["messages"][-1] == {"role": "assistant", "content": "A"}
-    with pytest.raises(KitError, match="COLUMN_MAP names body"):
-        kit_record({"title": "x"}, {"text": "body"})
-
-
-def test_local_data_is_used_as_is_or_mapped_with_a_column_map(tmp_path):
-    plain = write_jsonl(tmp_path / "plain.jsonl", TINY_RECORDS)
-    assert data_files(str(plain), "", {}, tmp_path / "data") == (plain, None)
-    other = write_jsonl(tmp_path / "other.jsonl", [{"q": "質問", "a": "答え"}] * 3)
-    train, validation = data_files(str(other), str(other), {"prompt": "q", "completion": "a"}, tmp_path / "data")
-    assert train == tmp_path / "data" / "train.jsonl" and validation == tmp_path / "data" / "validation.jsonl"
-    assert [s.schema for s in load_samples(train)] == ["prompt_completion"] * 3
-    assert is_hub_dataset_id("owner/name")
-    assert not is_hub_dataset_id(str(plain)) and not is_hub_dataset_id("data/x.jsonl")
-
-
-def test_final_is_never_overwritten_and_unfinished_runs_are_found(tmp_path):
-    project = tmp_path / "project"
-    runs = []
-    for index in range(3):
-        run = project / "runs" / f"2026010{index}_p"
-        run.mkdir(parents=True)
-        (run / "adapter_config.json").write_text(str(index))
-        runs.append(publish_final(run, project))
-    assert [r.name for r in runs] == ["final", "final-2", "final-3"]
-    assert (project / "final" / "adapter_config.json").read_text() == "0"
-    assert unfinished_run_with_checkpoint(project / "runs", "p") is None
-    unfinished = project / "runs" / ".incomplete-20260104_p"
-    unfinished.mkdir()
-    (unfinished / "checkpoint.pt").write_bytes(b"")
-    assert unfinished_run_with_checkpoint(project / "runs", "p") == unfinished
