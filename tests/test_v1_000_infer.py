@@ -7,7 +7,6 @@ import pytest
 
 import v1_000_infer as infer
 import v1_000_lora_finetune as finetune
-from ftkit.settings import parse_settings
 
 
 @pytest.fixture
@@ -17,11 +16,6 @@ def tiny_run(tiny_model_dirs, tiny_data, tmp_path):
     finetune.main(finetune.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file="",
                                     output_dir=str(output), max_steps=2))
     return tiny_model_dirs["gemma3"], output
-
-
-def test_prompt_is_accepted_as_positional_argument_or_flag():
-    assert parse_settings(infer.Settings, ["本文です"], positional="prompt").prompt == "本文です"
-    assert parse_settings(infer.Settings, ["--prompt", "本文", "--max_new_tokens", "5"], positional="prompt").max_new_tokens == 5
 
 
 def test_answer_is_streamed_and_returned_with_newest_adapter(tiny_run, capsys):

@@ -27,31 +27,6 @@ def adapter_of(run_dir):
 # ---------------------------------------------------------------------------------------------- configs
 
 
-def test_config_file_then_flags_override_it(tmp_path):
-    config = tmp_path / "run.yml"
-    config.write_text("learning_rate: 1e-3\nlora_r: 8\nlora_target_modules: [q_proj, v_proj]\npacking: false\n")
-    settings = parse_settings(finetune.Settings, ["--config", str(config), "--lora_r", "4"])
-    assert (settings.learning_rate, settings.lora_r, settings.lora_target_modules, settings.packing) == (1e-3, 4, "q_proj,v_proj", False)
-    assert settings.epochs == 1.0  # untouched defaults stay
-
-
-@pytest.mark.parametrize("content, message", [
-    ("epochs: 1\nlora_rank: 8\n", "run.yml:2: unknown setting 'lora_rank' (did you mean 'lora_r'?)"),
-    ("epochs: [1, 2]\n", "run.yml:1: 'epochs' is [1, 2], expected a number"),
-    ("lora_r: 8.5\n", "run.yml:1: 'lora_r' is 8.5, expected a whole number"),
-    ("packing: maybe\n", "run.yml:1: 'packing' is 'maybe', expected true or false"),
-    ("epochs: 1\nlora_r: [8\n", "run.yml:3: malformed YAML"),
-    ("- epochs\n", "expected a mapping of settings"),
-])
-def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path, capsys, content, message):
-    config = tmp_path / "run.yml"
-    config.write_text(content)
-    with pytest.raises(SystemExit) as exit_info:
-        parse_settings(finetune.Settings, ["--config", str(config)])
-    error = capsys.readouterr().err.strip()
-    assert exit_info.value.code == 2 and message in error and len(error.splitlines()) == 1, error
-
-
 RUN_CONFIGS = sorted(path for path in CONFIGS.glob("*.yml") if not path.name.startswith("sweep_"))
 
 

@@ -3,7 +3,7 @@ sweep's --metric ranks by the same names with the same inferred direction.
 
 The generation metric comes from a fake: generate_answers and extraction_metrics are replaced by functions that
 return a scripted name_set_f1 per evaluation, so the tiny model's (random) answers do not matter and no time is
-spent generating.
+spent generating. The inference of the direction and the flag's parsing have tests in tests/ftkit/.
 """
 
 import json
@@ -14,7 +14,6 @@ from conftest import settings_for
 
 import v1_000_lora_finetune as finetune
 import v1_000_sweep as sweep
-from ftkit.validation import PeriodicValidation, greater_is_better_for
 
 
 def scripted_generation_metrics(monkeypatch, values: list) -> list:
@@ -33,14 +32,6 @@ def scripted_generation_metrics(monkeypatch, values: list) -> list:
 
 def metrics_of(run_dir):
     return json.loads((run_dir / "train_metrics.json").read_text())
-
-
-@pytest.mark.parametrize("metric, greater", [
-    ("validation_loss", False), ("final_train_loss", False), ("fp_rate_on_negative", False),
-    ("name_set_f1", True), ("json_parse_rate", True), ("all_fields_exact_match_rate", True)])
-def test_the_direction_is_inferred_from_the_name(metric, greater):
-    assert greater_is_better_for(metric) is greater
-    assert greater_is_better_for(metric, override=not greater) is (not greater)
 
 
 def test_keep_best_keeps_the_adapter_of_the_best_f1_not_of_the_lowest_loss(tiny_model_dirs, tiny_data, tmp_path,
@@ -82,24 +73,6 @@ def test_early_stopping_waits_for_the_metric_to_improve(tiny_model_dirs, tiny_da
     assert "no improvement of fp_rate_on_negative in 2 evaluations: stopping early at step 4" in capsys.readouterr().out
 
 
-def test_a_missing_metric_value_is_no_improvement(monkeypatch):
-    import ftkit.validation
-
-    monkeypatch.setattr(ftkit.validation, "evaluate_loss", lambda *args: 1.0)
-    values = iter([None, 0.4, float("nan"), 0.3])
-    validation = PeriodicValidation(None, [], 0, "cpu", every=1, patience=2, generation_metrics=lambda: {"name_set_f1": next(values)},
-                                    metric="name_set_f1", log=lambda line: None)
-    assert [validation(step) for step in (1, 2, 3)] == [False, False, False]
-    assert (validation.best_value, validation.best_step) == (0.4, 2)
-    assert validation(4) is True  # nan, then 0.3: two evaluations without improvement
-    state = validation.state_dict()
-    assert state["best_value"] == 0.4 and "best_loss" not in state
-    older = PeriodicValidation(None, [], 0, "cpu", every=1)
-    older.load_state_dict({"points": [], "best_loss": 0.7, "best_step": 3, "evaluations_without_improvement": 0,
-                           "best_weights": None})  # a checkpoint of an earlier version
-    assert older.best_value == older.best_loss == 0.7
-
-
 @pytest.mark.parametrize("overrides, message", [
     ({"metric_for_best": "name_f1"}, "--metric_for_best is 'name_f1', expected validation_loss or a generation metric: "
                                      "json_parse_rate, schema_ok_rate, person_presence_f1, name_set_f1,"),
@@ -118,14 +91,6 @@ def test_a_metric_that_cannot_be_measured_is_one_line_before_the_model_loads(tin
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", **overrides))
     [line] = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and line.startswith(f"error: {message}")
-
-
-def test_the_flag_parses_true_and_false():
-    from ftkit.settings import parse_settings
-
-    assert parse_settings(finetune.Settings, ["--greater_is_better", "false"]).greater_is_better is False
-    assert parse_settings(finetune.Settings, ["--greater-is-better", "true"]).greater_is_better is True
-    assert parse_settings(finetune.Settings, []).greater_is_better is None
 
 
 # ------------------------------------------------------------------------------------------------ the sweep
