@@ -12,7 +12,7 @@ from conftest import REPO_ROOT, build_tiny_model, build_tokenizer, settings_for
 from safetensors.torch import load_file
 
 import v1_000_lora_finetune as finetune
-from ftkit.modeling import auto_lora_targets, load_for_inference
+from ftkit.modeling import load_for_inference
 
 ATTENTION_AND_MLP = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
@@ -56,15 +56,6 @@ def test_each_architecture_trains_with_automatic_targets_and_its_adapter_reloads
     base, tokenizer = load_for_inference(model_dir, None)
     tuned, _ = load_for_inference(model_dir, run_dir)
     assert (logits_of(tuned, tokenizer) - logits_of(base, tokenizer)).abs().max() > 1e-3  # the adapter is applied
-
-
-def test_unknown_architecture_falls_back_to_all_linear():
-    class Config:
-        model_type = "some_new_model"
-
-    messages = []
-    assert auto_lora_targets(Config(), log=messages.append) == ("all-linear", "")
-    assert "no target list for model type 'some_new_model'" in messages[0]
 
 
 def test_explicit_targets_can_include_the_output_head(architecture_dirs, tiny_data, tmp_path):

@@ -1,10 +1,11 @@
 """Tests of ftkit.modeling: the precision choice on a CPU (from the bf16 units torch reports, a warmed-up timing only
-where it cannot say), and gradient checkpointing only when memory is short."""
+where it cannot say), gradient checkpointing only when memory is short, and all-linear LoRA targets for an
+architecture without a list."""
 
 import torch
 from conftest import quiet
 
-from ftkit.modeling import cpu_bf16_is_fast, pick_dtype, precision_name
+from ftkit.modeling import auto_lora_targets, cpu_bf16_is_fast, pick_dtype, precision_name
 
 
 def never_timed(dtype):
@@ -50,3 +51,12 @@ def test_gradient_checkpointing_is_switched_on_only_when_memory_is_short(tiny_mo
     monkeypatch.setattr(modeling, "free_memory_bytes", lambda device: 2 * 2 * per_token * 1000)
     assert not modeling.needs_gradient_checkpointing(config, 1000, "cpu", torch.float32, log=quiet)
     assert modeling.needs_gradient_checkpointing(config, 1001, "cpu", torch.float32, log=quiet)
+
+
+def test_unknown_architecture_falls_back_to_all_linear():
+    class Config:
+        model_type = "some_new_model"
+
+    messages = []
+    assert auto_lora_targets(Config(), log=messages.append) == ("all-linear", "")
+    assert "no target list for model type 'some_new_model'" in messages[0]
