@@ -65,7 +65,8 @@ def test_ginza_column_alone_loads_no_language_model(ginza_nlp, tmp_path, monkeyp
     for name in ("load_for_inference", "ensure_base_model", "pick_device"):
         monkeypatch.setattr(evaluation, name, no_language_model)
     eval_file = write_jsonl(tmp_path / "eval.jsonl", [chat_record(text, reference) for text, reference in SENTENCES])
-    columns = evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"), models="ginza"))
+    columns = evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"),
+                                                  models="ginza"))
     assert list(columns) == ["ginza"] and columns["ginza"]["samples"] == 4 and columns["ginza"]["name_set_f1"] == 1.0
     folder = tmp_path / "out" / "baseline_ginza"  # no run to write into yet
     assert json.loads((folder / "metrics.json").read_text())["eval"]["ginza"]["name_set_f1"] == 1.0
@@ -82,7 +83,8 @@ def test_asking_for_ginza_without_the_package_is_a_one_line_error(tmp_path, monk
     missing_ja_ginza(monkeypatch)
     eval_file = write_jsonl(tmp_path / "eval.jsonl", [chat_record(*SENTENCES[0])])
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"), models="adapter,ginza"))
+        evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"),
+                                            models="adapter,ginza"))
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and len(error.splitlines()) == 1

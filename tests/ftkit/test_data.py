@@ -192,7 +192,8 @@ def test_the_training_script_prepares_a_sharegpt_file_like_the_chat_file(tmp_pat
 @pytest.mark.parametrize("content, message", [
     ("", "data file is empty"),
     ('{"messages": []}\n', "bad.jsonl:1: field 'messages' must be a non-empty list"),
-    ('{"text": "a"}\n{"question": "q", "answer": "a"}\n', "bad.jsonl:2: record matches no schema (keys: answer, question)"),
+    ('{"text": "a"}\n{"question": "q", "answer": "a"}\n',
+     "bad.jsonl:2: record matches no schema (keys: answer, question)"),
     ('{"messages": [{"role": "user", "content": "hi"}]}\n', "bad.jsonl:1: chat record has no assistant turn"),
     ('{"messages": [{"role": "bot", "content": "hi"}]}\n', "messages[0].role is 'bot'"),
     ('[\n {"text": "a"},\n {"prompt": 1, "completion": "b"}\n]\n', "bad.json:3: field 'prompt' must be a string"),
@@ -246,8 +247,8 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path):
 
 def test_jsonl_whose_first_line_is_a_list_is_read_as_jsonl(tmp_path):
     path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps([TINY_RECORDS[0]], ensure_ascii=False) + "\n" + json.dumps(TINY_RECORDS[1], ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps([TINY_RECORDS[0]], ensure_ascii=False) + "\n"
+                    + json.dumps(TINY_RECORDS[1], ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(KitError, match=r"train.jsonl:1: a record must be a JSON object, found list"):
         load_samples(path)
     as_json = tmp_path / "lines.json"  # JSON Lines under a .json name

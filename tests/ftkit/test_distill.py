@@ -87,7 +87,8 @@ def test_chunked_kl_peaks_lower_than_unchunked_on_a_large_vocabulary(tmp_path):
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     peaks = {}
     for chunk_size in (32, 10**9):  # 400 tokens x 131,072 logits: 200 MiB per fp32 tensor when unchunked
-        out = subprocess.run([sys.executable, str(probe), str(chunk_size)], capture_output=True, text=True, timeout=300, env=env)
+        out = subprocess.run([sys.executable, str(probe), str(chunk_size)], capture_output=True, text=True, timeout=300,
+                             env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         peaks[chunk_size] = float(out.stdout.strip().splitlines()[-1])
     assert peaks[10**9] > 400, peaks  # the unchunked path holds several 200 MiB logit tensors at once

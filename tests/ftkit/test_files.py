@@ -79,7 +79,8 @@ def test_write_text_atomic_uses_its_own_temporary_and_fsyncs_before_the_rename(t
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(ftkit.runs.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(ftkit.runs.os, "replace", lambda a, b: (events.append(("replace", Path(a).name)), real_replace(a, b))[1])
+    monkeypatch.setattr(ftkit.runs.os, "replace",
+                        lambda a, b: (events.append(("replace", Path(a).name)), real_replace(a, b))[1])
     target = tmp_path / "metrics.json"
     write_text_atomic(target, "one")
     write_text_atomic(target, "two")

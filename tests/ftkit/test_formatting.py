@@ -36,7 +36,8 @@ def test_train_on_all_tokens_labels_the_prompt_too():
     tokenizer = build_tokenizer()
     ensure_chat_template(tokenizer, log=quiet)
     sample = Sample("t:1", "chat", messages=TINY_RECORDS[0]["messages"])
-    assert encode_sample(sample, tokenizer, train_on_all_tokens=True).labels == encode_sample(sample, tokenizer).input_ids
+    assert (encode_sample(sample, tokenizer, train_on_all_tokens=True).labels
+            == encode_sample(sample, tokenizer).input_ids)
 
 
 def test_too_long_samples_are_counted_and_skipped_or_truncated():
@@ -69,7 +70,8 @@ def test_token_micro_batches_respect_the_budget_and_keep_every_sample():
         assert padded <= 400 or len(rows) == 1
     assert sorted(len(row[0].input_ids) for rows in batches for row in rows) == sorted(lengths)
     # Short samples share a micro-batch; a long one stays alone: tokens bound the batch, not a sample count.
-    assert max(len(rows) for rows in batches) >= 4 and [len(rows) for rows in batches if len(rows[0][0].input_ids) == 300] == [1]
+    assert max(len(rows) for rows in batches) >= 4 and [len(rows) for rows in batches
+                                                        if len(rows[0][0].input_ids) == 300] == [1]
     assert batches == make_token_micro_batches(items, 400, packing=False, max_seq_len=512, seed=0)
     # Packed, with a budget of one row: one packed row per micro-batch, in the order of the earlier releases.
     assert make_token_micro_batches(items, 512, True, 512, seed=3) == make_micro_batches(items, 1, True, 512, seed=3)

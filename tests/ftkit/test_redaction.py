@@ -11,4 +11,5 @@ def test_redaction_masks_passwords_and_tokens(monkeypatch):
     assert redact("Authorization: Bearer abcdefghijklmnop") == "Authorization: Bearer ***"
     assert redact("login with hf_abcdefghijklmnopqrstuvwxyz") == "login with ***"
     assert redact({"uri": ["failed: s3cr3t-value-123"]}) == {"uri": ["failed: ***"]}
-    assert redact("max_new_tokens=5, file:///tmp/mlruns, 512 token rows") == "max_new_tokens=5, file:///tmp/mlruns, 512 token rows"
+    assert (redact("max_new_tokens=5, file:///tmp/mlruns, 512 token rows")
+            == "max_new_tokens=5, file:///tmp/mlruns, 512 token rows")

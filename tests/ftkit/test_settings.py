@@ -46,7 +46,8 @@ def test_config_file_then_flags_override_it(tmp_path):
     config = tmp_path / "run.yml"
     config.write_text("learning_rate: 1e-3\nlora_r: 8\nlora_target_modules: [q_proj, v_proj]\npacking: false\n")
     settings = parse_settings(finetune.Settings, ["--config", str(config), "--lora_r", "4"])
-    assert (settings.learning_rate, settings.lora_r, settings.lora_target_modules, settings.packing) == (1e-3, 4, "q_proj,v_proj", False)
+    assert ((settings.learning_rate, settings.lora_r, settings.lora_target_modules, settings.packing)
+            == (1e-3, 4, "q_proj,v_proj", False))
     assert settings.epochs == 1.0  # untouched defaults stay
 
 
@@ -77,4 +78,5 @@ def test_the_flag_parses_true_and_false():
 
 def test_prompt_is_accepted_as_positional_argument_or_flag():
     assert parse_settings(infer.Settings, ["本文です"], positional="prompt").prompt == "本文です"
-    assert parse_settings(infer.Settings, ["--prompt", "本文", "--max_new_tokens", "5"], positional="prompt").max_new_tokens == 5
+    assert parse_settings(infer.Settings, ["--prompt", "本文", "--max_new_tokens", "5"],
+                          positional="prompt").max_new_tokens == 5

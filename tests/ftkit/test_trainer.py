@@ -113,7 +113,8 @@ def test_under_deepspeed_the_engine_steps_at_the_last_backward_of_each_step(tiny
     assert accelerator.boundaries == [False, True, False, True]  # two steps of two micro-batches
     assert accelerator.state.deepspeed_plugin.deepspeed_config["gradient_clipping"] == 0.5  # --max_grad_norm
     assert [h["loss"] for h in result.history] == pytest.approx([h["loss"] for h in reference.history], abs=1e-6)
-    assert [h["grad_norm"] for h in result.history] == pytest.approx([h["grad_norm"] for h in reference.history], rel=1e-5)
+    assert [h["grad_norm"] for h in result.history] == pytest.approx([h["grad_norm"] for h in reference.history],
+                                                                     rel=1e-5)
     reference_weights = {n: p for n, p in reference_model.named_parameters() if p.requires_grad}
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:

@@ -19,7 +19,8 @@ def test_a_missing_metric_value_is_no_improvement(monkeypatch):
 
     monkeypatch.setattr(ftkit.validation, "evaluate_loss", lambda *args: 1.0)
     values = iter([None, 0.4, float("nan"), 0.3])
-    validation = PeriodicValidation(None, [], 0, "cpu", every=1, patience=2, generation_metrics=lambda: {"name_set_f1": next(values)},
+    validation = PeriodicValidation(None, [], 0, "cpu", every=1, patience=2,
+                                    generation_metrics=lambda: {"name_set_f1": next(values)},
                                     metric="name_set_f1", log=lambda line: None)
     assert [validation(step) for step in (1, 2, 3)] == [False, False, False]
     assert (validation.best_value, validation.best_step) == (0.4, 2)
