@@ -1,5 +1,5 @@
 """Tests of the notebook src/v1_000_finetune.ipynb: committed without outputs, and run headless (papermill) top to
-bottom on a tiny model for two steps; its helpers in ftkit.notebook have tests in tests/ftkit/test_notebook.py."""
+bottom on a tiny model for two steps; what it calls in ftkit.notebook has tests in tests/ftkit/test_notebook.py."""
 
 import json
 import re
