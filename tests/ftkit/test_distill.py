@@ -1,5 +1,4 @@
-"""Tests of ftkit.distill: LwF's KL is zero while the adapter is fresh, chunked equals unchunked in value and
-gradient and peaks lower in memory, and it acts only on the tokens --distill_on names."""
+"""Tests of ftkit.distill: LwF's KL on a fresh adapter, chunked against unchunked (value, gradient, memory), scopes."""
 
 import os
 import subprocess

@@ -1,5 +1,4 @@
-"""Tests of ftkit.distributed: a process other than the first prints nothing, and leaves stdout, the warning filters
-and transformers' logging as they were."""
+"""Tests of ftkit.distributed: the processes after the first stay quiet and leave stdout and warnings as they were."""
 
 import sys
 import warnings

@@ -1,5 +1,4 @@
-"""Tests of ftkit.extraction_metrics on hand-written cases: perfect and empty answers, micro F1 on a partial overlap,
-invalid JSON, invented persons on negatives, width and whitespace, the schema check, non-JSON references."""
+"""Tests of ftkit.extraction_metrics on hand-written answers and references."""
 
 import json
 

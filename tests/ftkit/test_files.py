@@ -1,6 +1,4 @@
-"""Tests of ftkit.files: new names never overwrite anything, a write goes to a temporary of its own that is fsynced
-before the rename, a write that fails leaves the previous file as it was, and the mode is the one a plain write
-gives where asked."""
+"""Tests of ftkit.files: free names, atomic writes (own temporary, fsync first, old file kept on failure), modes."""
 
 import errno
 import json

@@ -1,6 +1,4 @@
-"""Tests of ftkit.formatting: the labels cover exactly the answer, too-long samples are counted, packed rows fill up
-without their samples seeing each other, micro-batches are bounded in tokens, and collate marks the tokens of the
-samples LwF marks."""
+"""Tests of ftkit.formatting: labels, too-long samples, packing without cross-talk, token micro-batches, LwF marks."""
 
 import pytest
 import torch

@@ -1,6 +1,4 @@
-"""Tests of ftkit.gguf_export that need no export run: a model the exporter does not know is one clear line and
-writes nothing, and the kit's Go-template renderer writes what Go's own text/template writes (where `go` is
-installed)."""
+"""Tests of ftkit.gguf_export: an unknown model is one clear line; the Go-template renderer matches Go's own."""
 
 import json
 import shutil

@@ -1,5 +1,4 @@
-"""Tests of ftkit.ginza_baseline, the off-the-shelf baseline column (GiNZA's spaCy NER) of the evaluation script:
-person entities become the task's answer, and GiNZA finds well-known persons (where ja-ginza is installed)."""
+"""Tests of ftkit.ginza_baseline: person entities become the answer, and GiNZA finds well-known persons."""
 
 import json
 from types import SimpleNamespace

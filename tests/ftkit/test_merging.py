@@ -1,5 +1,4 @@
-"""Tests of ftkit.merging: an upload sends the model files only and writes into an existing Hub repository only when
-asked; a merged model's default folder name never overwrites one."""
+"""Tests of ftkit.merging: an upload sends model files only, into an existing repository only when asked; free names."""
 
 import pytest
 from conftest import FakeHub

@@ -1,6 +1,4 @@
-"""Tests of ftkit.notebook, what src/v1_000_finetune.ipynb calls: records of other shapes map to the kit's,
-local data is used as is or mapped, the final folder is never overwritten, and an unfinished run is resumed only
-when asked, as the notebook asks."""
+"""Tests of ftkit.notebook, what the notebook calls: record mapping, local data, the final folder, the resume."""
 
 import json
 

@@ -1,5 +1,4 @@
-"""Tests of ftkit.redaction: passwords in URLs, token parameters, Bearer headers, tokens known by their shape and
-the values of secret-named environment variables are masked; other text is left as it is."""
+"""Tests of ftkit.redaction: secrets in URLs, headers, token shapes and secret-named variables are masked."""
 
 
 def test_redaction_masks_passwords_and_tokens(monkeypatch):

@@ -1,6 +1,4 @@
-"""Tests of ftkit.trainer: an out-of-memory error halves the micro-batch and gives the same run, or is one clear
-error on a single row; under DeepSpeed the engine steps at the last backward of each step (DeepSpeed itself needs
-CUDA, so a stand-in engine plays its part)."""
+"""Tests of ftkit.trainer: out-of-memory recovery, and the steps under a stand-in DeepSpeed engine."""
 
 import contextlib
 

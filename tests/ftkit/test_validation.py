@@ -1,5 +1,4 @@
-"""Tests of ftkit.validation: the direction of a metric is inferred from its name, and a missing metric value counts
-as no improvement."""
+"""Tests of ftkit.validation: a metric's direction comes from its name; a missing value is no improvement."""
 
 import pytest
 
