@@ -12,7 +12,6 @@ read that way (truncated, or not written by the kit) is a one-line KitError, and
 resuming again.
 """
 
-import os
 import pickle
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .errors import KitError, first_line
+from .files import replace_atomically
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_KEYS = ("step", "micro_batch_split", "adapter", "optimizer", "scheduler", "torch_rng", "result")
@@ -76,12 +76,10 @@ class RollingCheckpoint:
             "result": asdict(result),
             "validation": validation.state_dict() if hasattr(validation, "state_dict") else None,
         }
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())  # on disk before it replaces the old one
-        os.replace(temporary, self.path)
+        # One writer per run folder: a fixed temporary name, so a kill mid-save leaves one file that the next save
+        # reuses and delete() removes, not a new copy of the optimizer state each time.
+        replace_atomically(self.path, lambda handle: torch.save(state, handle), keep_mode=True,
+                           temporary=self.temporary_path())
 
     def restore(self, model, optimizer, scheduler, result, validation=None) -> tuple[int, int]:
         """Load the checkpoint into the given objects; returns (next step, micro-batch split)."""
@@ -105,6 +103,9 @@ class RollingCheckpoint:
             validation.load_state_dict(state["validation"])
         return state["step"] + 1, state["micro_batch_split"]
 
+    def temporary_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".tmp")
+
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
-        self.path.with_name(self.path.name + ".tmp").unlink(missing_ok=True)
+        self.temporary_path().unlink(missing_ok=True)

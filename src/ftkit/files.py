@@ -1,9 +1,10 @@
 """Writing files so that a reader, a crash or a second run never sees half of one, and picking names never used.
 
-Every file the kit writes beside a run goes through `write_text_atomic`: a temporary file of its own in the same
-folder, flushed to disk, then renamed over the target. `write_json` and `write_jsonl` are the two formats on
-top of it. `free_name` gives `name`, else `name-2`, `name-3`, ...: the kit's one convention for a new file or
-folder beside existing ones, which it never overwrites. ftkit.runs re-exports all of them.
+Every file the kit writes beside a run goes through `replace_atomically`: a temporary file of its own in the same
+folder, flushed to disk, then renamed over the target. `write_text_atomic` is it for text, `write_json` and
+`write_jsonl` the two formats on top of that; binary writers (torch.save, safetensors) call it directly.
+`free_name` gives `name`, else `name-2`, `name-3`, ...: the kit's one convention for a new file or folder beside
+existing ones, which it never overwrites. ftkit.runs re-exports the writers that older scripts import from it.
 """
 
 import contextlib
@@ -49,22 +50,30 @@ def plain_write_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_text_atomic(path: Path, text: str, keep_mode: bool = False) -> None:
-    """Write through a temporary file of its own and rename, so a reader never sees half a file.
+def replace_atomically(path: Path, write, keep_mode: bool = False, encoding: str | None = None,
+                       temporary: Path | None = None) -> Path:
+    """Write `path` with `write(handle)` into a temporary file beside it, flush it to disk and rename it over
+    `path`, so a reader, a crash or a kill sees the old file or the new one, whole; returns `path`.
 
-    The temporary name is unique (two writers of the same file never share it), the data is on disk (fsync)
-    before the rename, and a failed write leaves the old file as it was and no temporary file behind. The file
-    is readable by its owner only, like the temporary file; `keep_mode` gives it the permissions a plain write
-    would (the old file's, else the umask's), for data that other accounts or a container read too.
+    The handle is binary (`torch.save(state, handle)`, `handle.write(safetensors.torch.save(tensors))`), or text
+    in `encoding`. The temporary name is unique, so two writers of the same file never share it; a file only one
+    process writes may name a fixed `temporary` instead, so that a kill mid-write leaves one known file (the next
+    write reuses it, a cleanup can remove it) rather than a new one each time. A failed write leaves the old file
+    as it was and no temporary file behind. The file is readable by its owner only, like the temporary file;
+    `keep_mode` gives it the permissions a plain write would (the old file's, else the umask's), for data that
+    other accounts or a container read too.
     """
     path = Path(path)
     mode = plain_write_mode(path) if keep_mode else None
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if temporary is None:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    else:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         if mode is not None:
             os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "w" if encoding else "wb", encoding=encoding) as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -73,6 +82,12 @@ def write_text_atomic(path: Path, text: str, keep_mode: bool = False) -> None:
             os.unlink(temporary)
         raise
     sync_directory(path.parent)
+    return path
+
+
+def write_text_atomic(path: Path, text: str, keep_mode: bool = False) -> None:
+    """`text` as a UTF-8 file, atomically (`replace_atomically`); `keep_mode` as there."""
+    replace_atomically(path, lambda handle: handle.write(text), keep_mode, encoding="utf-8")
 
 
 def write_json(path: Path, data) -> None:
