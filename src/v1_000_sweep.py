@@ -41,8 +41,10 @@ from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
 from ftkit.data import read_text_file
 from ftkit.errors import KitError, exit_on_user_error
 from ftkit.reporting import save_sweep_curves, save_tradeoff
-from ftkit.runs import finished_runs, write_text_atomic
+from ftkit.files import write_text_atomic
+from ftkit.runs import finished_runs
 from ftkit.settings import check_type, parse_settings, read_config
+from ftkit.text_tables import comma_list, markdown_table
 from ftkit.validation import SELECTION_METRICS, check_metric, greater_is_better_for, is_generation_metric
 
 # What --metric ranks by: the names --metric_for_best takes, and the final train loss.
@@ -101,10 +103,11 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
         if points:  # one axis whose values are whole sets of settings
             grid = {POINTS: [dict(point or {}) for point in points], **grid}
     for item in settings.grid.replace(";", " ").split():
-        name, _, values = item.partition("=")
+        name, _, text = item.partition("=")
+        values = comma_list(text)
         if not values:
             raise KitError(f"--grid: '{item}' should look like name=value1,value2")
-        grid[name] = [yaml.safe_load(value) for value in values.split(",")]
+        grid[name] = [yaml.safe_load(value) for value in values]
     if not grid:
         raise KitError("nothing to sweep: give --grid 'name=v1,v2' or a --sweep_file with a grid")
     known = {f.name: f for f in fields(settings_class)}
@@ -221,10 +224,10 @@ def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, 
     writer.writerows(rows)
     write_text_atomic(sweep_dir / "sweep.csv", buffer.getvalue())
     shown = lambda value: f"{value:.4f}" if isinstance(value, float) else str(value)
-    lines = [f"Ranked by {metric} ({'higher' if greater_is_better_for(metric, greater_is_better) else 'lower'} is better).", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(shown(row.get(c, "")) for c in columns) + " |" for row in rows]
-    write_text_atomic(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
+    cells = [[shown(row.get(c, "")) for c in columns] for row in rows]
+    table = markdown_table(columns, cells, align="l" * len(columns))
+    better = "higher" if greater_is_better_for(metric, greater_is_better) else "lower"
+    write_text_atomic(sweep_dir / "sweep.md", f"Ranked by {metric} ({better} is better).\n\n{table}\n")
     save_sweep_curves([r for r in results if r["status"] == "ok"], sweep_dir / "loss_curves.png")
     traded = [r for r in results if "text_forgetting" in r and "name_set_f1" in r]
     if traded:  # LwF runs: what each setting keeps of the base model against what it gives the task
@@ -259,7 +262,7 @@ def main(settings: Settings):
                 if "tracking_experiment" in {f.name for f in fields(settings_class)}:
                     config["tracking_experiment"] = sweep_dir.name  # one experiment: the runs side by side
                 config_path = run_root / "sweep_point.yml"
-                config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
                 gpu = gpus[len(running)] if gpus else None
                 process, log = launch(settings, config_path, run_root / "log.txt", gpu, sweep_dir)
                 running[process] = (index, name, point, run_root, log)
