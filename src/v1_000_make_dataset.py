@@ -26,7 +26,6 @@ its own stream (seed+1) and never repeats a training text. The hyphenated flags 
 work too.
 """
 import json
-import os
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -1876,17 +1875,6 @@ def shape_stats(records, tags):
     return stats
 
 
-def write_split(path, records):
-    """One record per line, atomically (write_jsonl): a run stopped midway leaves the previous file whole."""
-    # The atomic writer's temporary file is readable by its owner only; the data keeps the mode a plain open() gives
-    # (the old file's, else the umask's), since others read it too: a container, a checkout shared by accounts.
-    umask = os.umask(0)
-    os.umask(umask)
-    mode = path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~umask
-    write_jsonl(path, records)
-    os.chmod(path, mode)
-
-
 def print_stats(train, train_tags, validation, validation_tags):
     print(f"{'phenomenon (records with it)':30s} {'train':>6s} {'valid':>6s}")
     for tag in sorted(set(train_tags) | set(validation_tags)):
@@ -1909,8 +1897,10 @@ def main(settings: Settings) -> dict:
     # its own stream, no overlap
     validation, validation_tags = make_split(settings.seed + 1, settings.validation_size, exclude=train_texts)
     with disk_errors_named(out_dir, "the dataset folder"):
-        write_split(out_dir / "train.jsonl", train)
-        write_split(out_dir / "validation.jsonl", validation)
+        # Atomic, so a run stopped midway leaves the previous files whole; with the permissions a plain write gives
+        # (the old file's, else the umask's), since others read the data too: a container, a shared checkout.
+        write_jsonl(out_dir / "train.jsonl", train, keep_mode=True)
+        write_jsonl(out_dir / "validation.jsonl", validation, keep_mode=True)
     print(f"wrote {len(train)} train and {len(validation)} validation records to {out_dir}")
     if settings.stats:
         print_stats(train, train_tags, validation, validation_tags)
