@@ -90,9 +90,10 @@ def write_text_atomic(path: Path, text: str, keep_mode: bool = False) -> None:
     replace_atomically(path, lambda handle: handle.write(text), keep_mode, encoding="utf-8")
 
 
-def write_json(path: Path, data) -> None:
-    """`data` as indented UTF-8 JSON, atomically; values JSON lacks (paths, dates) are written as text."""
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def write_json(path: Path, data, keep_mode: bool = False) -> None:
+    """`data` as indented UTF-8 JSON, atomically; values JSON lacks (paths, dates) are written as text.
+    `keep_mode` as in `write_text_atomic`."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", keep_mode)
 
 
 def write_jsonl(path: Path, records, keep_mode: bool = False) -> Path:
