@@ -36,6 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR  # noqa: E402
+from ftkit.files import write_json, write_text_atomic  # noqa: E402
+from ftkit.text_tables import comma_list, markdown_table  # noqa: E402
 
 BASELINE_BATCH_SIZE = 8  # TRL's default per_device_train_batch_size
 RUNS = {  # child name -> column title
@@ -268,7 +270,7 @@ def compare(args):
 
     device = pick_device(args.device, log=lambda _: None)
     runs = {}
-    chosen = [name.strip() for name in args.runs.split(",") if name.strip()]
+    chosen = comma_list(args.runs)
     unknown = sorted(set(chosen) - set(RUNS))
     if unknown or not chosen:
         raise SystemExit(f"error: --runs {args.runs}: expected names from {', '.join(RUNS)}")
@@ -278,7 +280,7 @@ def compare(args):
             command = [sys.executable, __file__, "--child", name, "--child-output", str(output), *sys.argv[1:]]
             print(f"[bench] {name} run ({args.steps} steps)...", flush=True)
             subprocess.run(command, check=True)
-            runs[name] = json.loads(output.read_text())
+            runs[name] = json.loads(output.read_text(encoding="utf-8"))
     dtypes = {run["dtype"] for run in runs.values()}
     matmul = {dtype: measured_matmul_flops(device, getattr(torch, dtype.replace("torch.", ""))) for dtype in sorted(dtypes)}
     for run in runs.values():
@@ -291,13 +293,14 @@ def compare(args):
     machine = torch.cuda.get_device_name() if device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     report = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "matmul_flops_per_second": matmul,
               "reference": reference["name"], "settings": vars(args), "runs": runs, "ratios": ratios}
-    table = markdown_table(report)
+    table = report_table(report)
     print(table)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"speed_memory_{device}"
-    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / f"{stem}.md").write_text(table)
+    # keep_mode: results that others read (a shared checkout, a container) stay readable as a plain write left them
+    write_json(out_dir / f"{stem}.json", report, keep_mode=True)
+    write_text_atomic(out_dir / f"{stem}.md", table, keep_mode=True)
     bar_chart(report, out_dir / f"{stem}.png")
     print(f"[bench] written to {out_dir / stem}.json, .md and .png")
     return report
@@ -337,7 +340,7 @@ def bar_chart(report, path: Path) -> None:
     plt.close(fig)
 
 
-def markdown_table(report) -> str:
+def report_table(report) -> str:
     runs, ratios = report["runs"], report["ratios"]
     memory_kind = "peak GPU memory" if next(iter(runs.values()))["device"] == "cuda" else "peak resident memory"
     rows = [
@@ -357,14 +360,16 @@ def markdown_table(report) -> str:
     ]
     peaks = ", ".join(f"{dtype.replace('torch.', '')} {flops / 1e9:.0f} GFLOP/s"
                       for dtype, flops in report["matmul_flops_per_second"].items())
-    lines = [f"Measured {report['date']} on {report['machine']}; matrix-product peak (2048³) measured here: {peaks}", "",
-             "| | " + " | ".join(run["name"] for run in runs.values()) + " |", "|---" * (len(runs) + 1) + "|"]
-    for label, value, measure in rows:
-        cells = [value(run) + (f" ({ratios[name][measure]:.2f}x)" if measure and name != REFERENCE and REFERENCE in runs else "")
-                 for name, run in runs.items()]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", f"(x): ratio to {report['reference']}."]
-    return "\n".join(lines) + "\n"
+    def cell(name, run, value, measure):
+        shown_ratio = measure and name != REFERENCE and REFERENCE in runs
+        return value(run) + (f" ({ratios[name][measure]:.2f}x)" if shown_ratio else "")
+
+    header = ["", *(run["name"] for run in runs.values())]
+    cells = [[label, *(cell(name, run, value, measure) for name, run in runs.items())]
+             for label, value, measure in rows]
+    table = markdown_table(header, cells, align="l" * len(header))
+    return (f"Measured {report['date']} on {report['machine']}; matrix-product peak (2048³) measured here: {peaks}\n\n"
+            f"{table}\n\n(x): ratio to {report['reference']}.\n")
 
 
 def main():
@@ -374,7 +379,7 @@ def main():
             run = run_trl(args, packed=args.child == "trl_packed")
         else:
             run = run_ours(args, precision="fp32" if args.child == "ours_fp32" else "auto")
-        Path(args.child_output).write_text(json.dumps(run))
+        write_json(Path(args.child_output), run)
     else:
         compare(args)
 
