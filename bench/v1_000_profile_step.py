@@ -15,7 +15,6 @@ decoder layers compiled, side by side. Prints a Markdown table and writes it wit
 
 import argparse
 import collections
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR  # noqa: E402
+from ftkit.files import write_json, write_text_atomic  # noqa: E402
+from ftkit.text_tables import comma_list, markdown_table  # noqa: E402
 
 ELEMENTWISE = {"aten::copy_", "aten::mul", "aten::add", "aten::add_", "aten::mul_", "aten::div", "aten::pow",
                "aten::rsqrt", "aten::mean", "aten::neg", "aten::cat", "aten::gelu", "aten::gelu_backward", "aten::sum",
@@ -145,18 +146,17 @@ def profile(args, precision) -> dict:
 
 def markdown(results, machine) -> str:
     kinds = list(dict.fromkeys(kind for result in results for kind in result["share"]))
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {machine}: share of the operators' own CPU time in an eager "
-             "training step (packed 512-token rows of the bundled data, LoRA r=16 on all projections)", "",
-             "| | " + " | ".join(r["precision"] for r in results) + " |", "|---" * (len(results) + 1) + "|"]
-    for kind in kinds:
-        lines.append(f"| {kind} | " + " | ".join(f"{100 * r['share'].get(kind, 0):.1f}%" for r in results) + " |")
-    lines.append("| **eager: s per step / tokens/s** | " + " | ".join(
-        f"{r['eager_seconds_per_step']:.2f} / {r['eager_tokens_per_second']:.0f}" for r in results) + " |")
-    lines.append("| **compiled decoder layers: s per step / tokens/s** | " + " | ".join(
-        f"{r['compiled_seconds_per_step']:.2f} / {r['compiled_tokens_per_second']:.0f} "
-        f"({r['compiled_tokens_per_second'] / r['eager_tokens_per_second']:.2f}x)" for r in results) + " |")
-    lines.append("| compile time (s) | " + " | ".join(f"{r['compile_seconds']:.0f}" for r in results) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[kind, *(f"{100 * r['share'].get(kind, 0):.1f}%" for r in results)] for kind in kinds]
+    rows.append(["**eager: s per step / tokens/s**",
+                 *(f"{r['eager_seconds_per_step']:.2f} / {r['eager_tokens_per_second']:.0f}" for r in results)])
+    rows.append(["**compiled decoder layers: s per step / tokens/s**",
+                 *(f"{r['compiled_seconds_per_step']:.2f} / {r['compiled_tokens_per_second']:.0f} "
+                   f"({r['compiled_tokens_per_second'] / r['eager_tokens_per_second']:.2f}x)" for r in results)])
+    rows.append(["compile time (s)", *(f"{r['compile_seconds']:.0f}" for r in results)])
+    header = ["", *(r["precision"] for r in results)]
+    return (f"Measured {time.strftime('%Y-%m-%d')} on {machine}: share of the operators' own CPU time in an eager "
+            "training step (packed 512-token rows of the bundled data, LoRA r=16 on all projections)\n\n"
+            + markdown_table(header, rows, align="l" * len(header)) + "\n")
 
 
 def main():
@@ -168,15 +168,16 @@ def main():
 
     machine = f"{cpu_name()}, {torch.get_num_threads()} threads"
     results = []
-    for precision in [p.strip() for p in args.precisions.split(",") if p.strip()]:
+    for precision in comma_list(args.precisions):
         print(f"[profile] {precision}: {args.steps} steps eager (profiled), then compiled...", flush=True)
         results.append(profile(args, precision))
     table = markdown(results, machine)
     print(table)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "profile_step_cpu.md").write_text(table)
-    (out_dir / "profile_step_cpu.json").write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    # keep_mode: results that others read (a shared checkout, a container) stay readable as a plain write left them
+    write_text_atomic(out_dir / "profile_step_cpu.md", table, keep_mode=True)
+    write_json(out_dir / "profile_step_cpu.json", {"machine": machine, "results": results}, keep_mode=True)
     print(f"[profile] written to {out_dir / 'profile_step_cpu.md'} and .json")
 
 
