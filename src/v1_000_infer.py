@@ -47,6 +47,7 @@ def main(settings: Settings):
     text = sys.stdin.read() if settings.prompt == "-" else settings.prompt
     if not text.strip():
         raise KitError("the prompt is empty")
+    # Not merging.open_adapter, which always resolves an adapter: --no_adapter must work where no run exists yet.
     adapter_dir = None if settings.no_adapter else resolve_adapter(settings.adapter, settings.output_dir)
     model_dir = ensure_base_model(settings.model or adapter_base_model(adapter_dir))
     model, tokenizer = load_for_inference(model_dir, adapter_dir, device="cpu")
