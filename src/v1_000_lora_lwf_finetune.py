@@ -7,11 +7,14 @@ Run:
 
 Everything of v1_000_lora_finetune.py holds (flags, defaults, run folder, no checkpoints, --qlora, GPU or CPU);
 this script shows only what differs:
-  - the loss is task cross-entropy + lambda * T^2 * KL(base || fine-tuned) per label token, where the base
-    model is the same model with its adapter switched off (no second copy; see ftkit/distill.py);
+  - the loss is task cross-entropy + lambda * T^2 * KL(base || fine-tuned), the KL by default on the prompt
+    tokens of the task samples (the news text itself; --distill_on answers puts it on every answer token
+    instead, --distill_on rehearsal on the rehearsal answers only), where the base model is the same model with
+    its adapter switched off (no second copy; see ftkit/distill.py); why this default: docs/lwf.md;
   - general conversations (tmp_docker/dataset/general_rehearsal.jsonl, from chatterbot-corpus) are mixed into
     the training data so that they make up --rehearsal_ratio of it.
-The progress bar, train_metrics.json and loss_curve.png show the task loss and the KL separately.
+The progress bar, train_metrics.json and loss_curve.png show the task loss and the KL separately;
+train_metrics.json also holds the plain-text forgetting on --forgetting_file.
 Compare with plain LoRA (forgetting and task metrics): python src/v1_000_compare_forgetting.py
 """
 
@@ -36,7 +39,7 @@ class Settings(lora_recipe.Settings):
     distill_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of the KL term (the term is scaled by T^2)"})
     rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": "general data mixed into training; '' for none"})
     rehearsal_ratio: float = field(default=0.2, metadata={"help": "share of the training mix taken from --rehearsal_file"})
-    distill_on: str = field(default="answers", metadata={"help": "where the KL acts: " + "; ".join(f"{k}: {v}" for k, v in DISTILL_SCOPES.items())})
+    distill_on: str = field(default="prompt", metadata={"help": "where the KL acts: " + "; ".join(f"{k}: {v}" for k, v in DISTILL_SCOPES.items())})
     forgetting_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={"help": "held-out general conversations: their plain-text perplexity with the adapter off and on goes into train_metrics.json as text_forgetting (about half a minute); '' to skip"})
 
 

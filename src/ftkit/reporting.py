@@ -95,6 +95,7 @@ def save_tradeoff(points: list, path: Path, title: str = "") -> None:
         axis.scatter([100 * forgetting], [f1], color=f"C{index % 10}", edgecolors="black", zorder=3)
         axis.annotate(label, (100 * forgetting, f1), textcoords="offset points", xytext=(5, 4), fontsize="small")
     axis.axvline(0, color="grey", linewidth=0.8)
+    axis.margins(x=0.3, y=0.15)  # room for the labels beside the outermost points
     axis.set_xlabel("forgetting: plain-text perplexity on held-out conversations vs the base model (%)")
     axis.set_ylabel("name F1 (validation)")
     axis.set_title(title or "what each setting keeps against what it gives the task")
