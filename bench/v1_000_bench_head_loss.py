@@ -61,10 +61,13 @@ def main():
     targets = torch.randint(0, vocabulary, (positions,))
     ones = torch.ones(positions)
     contenders = {
-        "cross-entropy, autograd (one chunk of 1024 kept)": lambda: autograd_loss(hidden, None, weight, targets, 1024, 0),
+        "cross-entropy, autograd (one chunk of 1024 kept)": lambda: autograd_loss(hidden, None, weight, targets,
+                                                                                  1024, 0),
         "cross-entropy, head_loss (chunks of 512)": lambda: head_loss(hidden, weight, targets, 30.0, 512)[0],
-        "cross-entropy + KL, autograd (chunks of 256 recomputed)": lambda: autograd_loss(hidden, teacher, weight, targets, 256, 0.5),
-        "cross-entropy + KL, head_loss (chunks of 256)": lambda: head_loss(hidden, weight, targets, 30.0, 256, teacher_hidden=teacher,
+        "cross-entropy + KL, autograd (chunks of 256 recomputed)": lambda: autograd_loss(hidden, teacher, weight,
+                                                                                         targets, 256, 0.5),
+        "cross-entropy + KL, head_loss (chunks of 256)": lambda: head_loss(hidden, weight, targets, 30.0, 256,
+                                                                           teacher_hidden=teacher,
                                                                            kl_weight=ones, kl_scale=0.5)[0],
     }
     seconds, gradients = {name: [] for name in contenders}, {}

@@ -137,7 +137,8 @@ def run_trl(args, packed=False):
 
     def counting_collator(examples):  # counts the real (non-padding) tokens the trainer is given
         batch = collate(examples)
-        real = batch["attention_mask"] if "attention_mask" in batch else batch["input_ids"] != -1  # padding-free: all real
+        real = (batch["attention_mask"] if "attention_mask" in batch
+                else batch["input_ids"] != -1)  # padding-free: all real
         counted["tokens"] += int(real.sum())
         counted["label_tokens"] += int((batch["labels"][:, 1:] != -100).sum())
         return batch
@@ -186,12 +187,14 @@ def run_ours(args, precision="auto"):
     from transformers import AutoConfig
 
     # the script's automatic choice
-    checkpointing = needs_gradient_checkpointing(AutoConfig.from_pretrained(model_dir), 512, device, dtype, log=lambda _: None)
+    checkpointing = needs_gradient_checkpointing(AutoConfig.from_pretrained(model_dir), 512, device, dtype,
+                                                 log=lambda _: None)
     model = new_lora_model(model_dir, device, dtype, args.seed, checkpointing)
     memory_after_load = peak_memory(device)
 
     def forward_backward(rows):
-        loss_sum, label_tokens = label_token_loss_sum(model, move(collate(rows, tokenizer.pad_token_id, WIDTH_MULTIPLE), device))
+        loss_sum, label_tokens = label_token_loss_sum(model, move(collate(rows, tokenizer.pad_token_id, WIDTH_MULTIPLE),
+                                                                  device))
         (loss_sum / label_tokens).backward()
 
     started = time.perf_counter()  # as the script's --compile auto does for a long run: bf16 compiled before the steps
@@ -202,7 +205,8 @@ def run_ours(args, precision="auto"):
                    weight_decay=0.0, pad_token_id=tokenizer.pad_token_id, device=device, seed=args.seed)
     tail = result.history[-4:]
     return {
-        "name": RUNS["ours" if precision == "auto" else "ours_fp32"], "device": device, "dtype": str(dtype), "steps": result.steps,
+        "name": RUNS["ours" if precision == "auto" else "ours_fp32"], "device": device, "dtype": str(dtype),
+        "steps": result.steps,
         "seconds": result.seconds, "tokens": result.train_tokens, "label_tokens": result.label_tokens,
         "final_train_loss": sum(h["loss"] for h in tail) / len(tail),
         "validation_loss": validation_loss(model, tokenizer, validation_samples, device),
@@ -282,7 +286,8 @@ def compare(args):
             subprocess.run(command, check=True)
             runs[name] = json.loads(output.read_text(encoding="utf-8"))
     dtypes = {run["dtype"] for run in runs.values()}
-    matmul = {dtype: measured_matmul_flops(device, getattr(torch, dtype.replace("torch.", ""))) for dtype in sorted(dtypes)}
+    matmul = {dtype: measured_matmul_flops(device, getattr(torch, dtype.replace("torch.", "")))
+              for dtype in sorted(dtypes)}
     for run in runs.values():
         run["tokens_per_second"] = run["tokens"] / run["seconds"]
         run["model_flops_per_second"] = model_flops(run, args.model) / run["seconds"]
@@ -356,7 +361,8 @@ def report_table(report) -> str:
         ("dtype", lambda r: r["dtype"].replace("torch.", ""), None),
         ("compile time before the steps (s)", lambda r: f"{r['compile_seconds']:.0f}", None),
         ("model FLOP/s (4N per token + head on labels)", lambda r: f"{r['model_flops_per_second'] / 1e9:.1f} G", None),
-        ("share of the measured matmul FLOP/s of its dtype", lambda r: f"{100 * r['share_of_matmul_flops']:.1f}%", None),
+        ("share of the measured matmul FLOP/s of its dtype", lambda r: f"{100 * r['share_of_matmul_flops']:.1f}%",
+         None),
     ]
     peaks = ", ".join(f"{dtype.replace('torch.', '')} {flops / 1e9:.0f} GFLOP/s"
                       for dtype, flops in report["matmul_flops_per_second"].items())

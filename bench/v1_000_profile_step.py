@@ -103,7 +103,6 @@ def kind_of(name: str, shapes: str, rank: int, vocabulary: int) -> str:
 
 
 def profile(args, precision) -> dict:
-    import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 

@@ -19,23 +19,18 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftkit import DEFAULT_DATASET_DIR, DEFAULT_OUTPUT_ROOT
+from ftkit import DEFAULT_DATASET_DIR
+from ftkit.cli import run_cli
 from ftkit.data import load_samples
-from ftkit.errors import exit_on_user_error
 from ftkit.generation import prompts_and_references
 from ftkit.gguf_export import GGUF_TYPES, write_gguf
-from ftkit.merging import merge_adapter, open_adapter
-from ftkit.settings import check_choice, parse_settings
+from ftkit.merging import AdapterSettings, merge_adapter, open_adapter
+from ftkit.settings import check_choice
 from ftkit.text_tables import comma_list, markdown_table
 
 
 @dataclass
-class Settings:
-    adapter: str = field(default="", metadata={
-        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
-    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={
-        "help": "base model directory; default: the one the adapter was trained on"})
+class Settings(AdapterSettings):  # adapter, output_dir, model (ftkit/merging.py), then:
     validation_file: str = field(default=str(DEFAULT_DATASET_DIR / "validation.jsonl"), metadata={
         "help": "chat JSONL whose conversations are compared"})
     num_samples: int = field(default=0, metadata={"help": "compare on the first N conversations (0: all)"})
@@ -47,7 +42,6 @@ class Settings:
         "help": "keep the GGUF files in this new folder instead of a temporary one"})
 
 
-@exit_on_user_error
 def main(settings: Settings) -> dict:
     gguf_types = comma_list(settings.types)
     for gguf_type in gguf_types:
@@ -181,4 +175,4 @@ def report(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

@@ -20,8 +20,8 @@ import v1_000_lora_finetune as lora_recipe
 import v1_000_lora_lwf_finetune as lwf_recipe
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_MODEL_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
+from ftkit.cli import run_cli
 from ftkit.data import load_samples
-from ftkit.errors import exit_on_user_error
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.files import write_json, write_text_atomic
 from ftkit.forgetting import as_plain_text, perplexity
@@ -29,7 +29,6 @@ from ftkit.generation import generate_answers, prompts_and_references
 from ftkit.modeling import load_for_inference, pick_device
 from ftkit.reporting import save_tradeoff
 from ftkit.runs import RunFolder, resolve_adapter
-from ftkit.settings import parse_settings
 from ftkit.text_tables import markdown_table
 
 
@@ -75,7 +74,6 @@ def measure(settings, adapter_dir, general_samples, conversations, references, d
     return result
 
 
-@exit_on_user_error
 def main(settings: Settings):
     settings = replace(settings, model=str(ensure_base_model(settings.model)))
     device = pick_device(settings.device)
@@ -135,4 +133,4 @@ def comparison_table(columns, ratio, text_ratio, plain_dir, lwf_dir, samples, se
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

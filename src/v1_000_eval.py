@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ftkit import DEFAULT_DATASET_DIR, DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
+from ftkit.cli import run_cli
 from ftkit.data import load_samples
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.files import update_json, write_jsonl, write_text_atomic
 from ftkit.generation import generate_answers, prompts_and_references
@@ -30,7 +31,6 @@ from ftkit.ginza_baseline import INSTALL_HINT, ginza_answers, ginza_missing
 from ftkit.model_card import refresh_model_card
 from ftkit.modeling import load_for_inference, pick_device
 from ftkit.runs import adapter_base_model, finished_runs, resolve_adapter
-from ftkit.settings import parse_settings
 from ftkit.text_tables import comma_list, markdown_table
 
 
@@ -117,7 +117,6 @@ def format_value(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-@exit_on_user_error
 def main(settings: Settings):
     which_models = selected_models(settings.models)
     language_models = [which for which in which_models if which != "ginza"]
@@ -147,4 +146,4 @@ def main(settings: Settings):
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

@@ -22,24 +22,19 @@ stop at its end-of-turn token; SYSTEM: the system prompt the run trained with, o
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftkit import DEFAULT_OUTPUT_ROOT
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.cli import run_cli
+from ftkit.errors import KitError
 from ftkit.files import write_text_atomic
 from ftkit.gguf_export import GGUF_TYPES, modelfile_text, write_gguf
-from ftkit.merging import merge_adapter, new_output_path, open_adapter
+from ftkit.merging import AdapterSettings, merge_adapter, new_output_path, open_adapter
 from ftkit.model_card import gguf_card_text, ollama_name, read_run, training_system_prompt
-from ftkit.settings import check_choice, parse_settings
+from ftkit.settings import check_choice
 
 AUTO = "auto"
 
 
 @dataclass
-class Settings:
-    adapter: str = field(default="", metadata={
-        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
-    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={
-        "help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
+class Settings(AdapterSettings):  # adapter, output_dir, model (ftkit/merging.py), then:
     output: str = field(default="", metadata={
         "help": "GGUF file to write; default: <adapter folder>-<type>.gguf (never overwritten)"})
     type: str = field(default="q8_0", metadata={
@@ -49,7 +44,6 @@ class Settings:
                 "with, the bundled task's for a default run), '' for none, or the text"})
 
 
-@exit_on_user_error
 def main(settings: Settings) -> Path:
     check_choice(settings.type, GGUF_TYPES, "type")
     adapter_dir, _, base_model_dir = open_adapter(settings.adapter, settings.output_dir, settings.model)
@@ -97,4 +91,4 @@ def system_prompt_of(settings: Settings, adapter_dir: Path) -> str | None:
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

@@ -16,30 +16,34 @@ from dataclasses import dataclass, field
 
 from ftkit import DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import ensure_base_model
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.cli import run_cli
+from ftkit.errors import KitError
 from ftkit.formatting import render_prompt
 from ftkit.generation import chat_messages, sampling_kwargs
 from ftkit.modeling import load_for_inference
 from ftkit.runs import adapter_base_model, resolve_adapter
-from ftkit.settings import parse_settings
 from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 
 
 @dataclass
 class Settings:
-    prompt: str = field(default="", metadata={"help": "the user text (also accepted without the flag); '-' reads it from standard input"})
-    adapter: str = field(default="", metadata={"help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    prompt: str = field(default="", metadata={"help": (
+        "the user text (also accepted without the flag); '-' reads it from standard input")})
+    adapter: str = field(default="", metadata={"help": (
+        "adapter (run) folder; default: the newest finished run under --output_dir")})
     no_adapter: bool = field(default=False, metadata={"help": "use the base model alone"})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={"help": "base model directory, .gguf file or Hub id; default: the one the adapter was trained on (Gemma-3 270M with --no_adapter)"})
-    system_prompt: str = field(default=EXTRACTION_SYSTEM_PROMPT, metadata={"help": "system prompt ('' for none); default: the bundled extraction task's"})
+    model: str = field(default="", metadata={"help": (
+        "base model directory, .gguf file or Hub id; default: the one the adapter was trained on (Gemma-3 270M with "
+        "--no_adapter)")})
+    system_prompt: str = field(default=EXTRACTION_SYSTEM_PROMPT, metadata={"help": (
+        "system prompt ('' for none); default: the bundled extraction task's")})
     max_new_tokens: int = field(default=256, metadata={"help": "answer length limit in tokens"})
     temperature: float = field(default=0.0, metadata={"help": "0 for greedy decoding (default), above 0 to sample"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold (with --temperature > 0)"})
     repetition_penalty: float = field(default=1.0, metadata={"help": "above 1 discourages repeating tokens"})
 
 
-@exit_on_user_error
 def main(settings: Settings):
     import torch
     from transformers import TextStreamer
@@ -56,11 +60,12 @@ def main(settings: Settings):
     prompt = render_prompt(tokenizer, chat_messages(text.strip(), settings.system_prompt or None))
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    kwargs = sampling_kwargs(tokenizer, settings.max_new_tokens, settings.temperature, settings.top_p, settings.repetition_penalty)
+    kwargs = sampling_kwargs(tokenizer, settings.max_new_tokens, settings.temperature, settings.top_p,
+                             settings.repetition_penalty)
     with torch.no_grad():
         output = model.generate(**inputs, streamer=streamer, **kwargs)
     return tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings, positional="prompt"))
+    run_cli(main, Settings, positional="prompt")

@@ -23,27 +23,34 @@ from dataclasses import dataclass, field, replace
 
 import v1_000_lora_finetune as lora_recipe
 from ftkit import DEFAULT_DATASET_DIR
+from ftkit.cli import run_cli
 from ftkit.data import load_samples, mix_in
 from ftkit.distill import DISTILL_SCOPES, lwf_loss_sum
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError
 from ftkit.forgetting import text_forgetting
 from ftkit.loss import label_token_loss_sum
 from ftkit.runs import portable_path
-from ftkit.settings import check_number, parse_settings
+from ftkit.settings import check_number
 
 
 @dataclass
 class Settings(lora_recipe.Settings):
     run_name: str = field(default="lora-lwf", metadata={"help": "suffix of the run folder name"})
-    distill_lambda: float = field(default=0.5, metadata={"help": "weight of the KL term that keeps the base model's next-token distribution (0: plain cross-entropy)"})
-    distill_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of the KL term (the term is scaled by T^2)"})
-    rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": "general data mixed into training; '' for none"})
-    rehearsal_ratio: float = field(default=0.2, metadata={"help": "share of the training mix taken from --rehearsal_file"})
-    distill_on: str = field(default="prompt", metadata={"help": "where the KL acts: " + "; ".join(f"{k}: {v}" for k, v in DISTILL_SCOPES.items())})
-    forgetting_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={"help": "held-out general conversations: their plain-text perplexity with the adapter off and on goes into train_metrics.json as text_forgetting (about half a minute); '' to skip"})
+    distill_lambda: float = field(default=0.5, metadata={"help": (
+        "weight of the KL term that keeps the base model's next-token distribution (0: plain cross-entropy)")})
+    distill_temperature: float = field(default=1.0, metadata={"help": (
+        "softmax temperature T of the KL term (the term is scaled by T^2)")})
+    rehearsal_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_rehearsal.jsonl"), metadata={"help": (
+        "general data mixed into training; '' for none")})
+    rehearsal_ratio: float = field(default=0.2, metadata={"help": (
+        "share of the training mix taken from --rehearsal_file")})
+    distill_on: str = field(default="prompt", metadata={
+        "help": "where the KL acts: " + "; ".join(f"{scope}: {meaning}" for scope, meaning in DISTILL_SCOPES.items())})
+    forgetting_file: str = field(default=str(DEFAULT_DATASET_DIR / "general_heldout.jsonl"), metadata={"help": (
+        "held-out general conversations: their plain-text perplexity with the adapter off and on goes into "
+        "train_metrics.json as text_forgetting (about half a minute); '' to skip")})
 
 
-@exit_on_user_error
 def main(settings: Settings):
     if settings.distill_lambda < 0 or settings.distill_temperature <= 0:
         raise KitError("--distill_lambda must be >= 0 and --distill_temperature > 0")
@@ -56,12 +63,14 @@ def main(settings: Settings):
         # The teacher is the model with its adapter switched off; these inits change the base weights themselves.
         raise KitError(f"--lora_init {settings.lora_init} changes the base weights, so the adapter-off teacher of LwF "
                        "would not be the base model; use the default init (or gaussian) here")
-    rehearsal = load_samples(settings.rehearsal_file) if settings.rehearsal_file and settings.rehearsal_ratio > 0 else []
+    wanted = settings.rehearsal_file and settings.rehearsal_ratio > 0
+    rehearsal = load_samples(settings.rehearsal_file) if wanted else []
     general = load_samples(settings.forgetting_file) if settings.forgetting_file else []
 
     def add_rehearsal(task_samples):
         mixed = mix_in(task_samples, rehearsal, settings.rehearsal_ratio, settings.seed, source=settings.rehearsal_file)
-        print(f"[data] rehearsal: {len(mixed) - len(task_samples)} general samples mixed into {len(task_samples)} task samples")
+        print(f"[data] rehearsal: {len(mixed) - len(task_samples)} general samples mixed into "
+              f"{len(task_samples)} task samples")
         # Marked, so that --distill_on can tell the task's tokens from the rehearsal's.
         return ([replace(sample, kind="task") for sample in mixed[: len(task_samples)]]
                 + [replace(sample, kind="rehearsal") for sample in mixed[len(task_samples):]])
@@ -85,4 +94,4 @@ def main(settings: Settings):
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

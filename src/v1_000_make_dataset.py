@@ -37,11 +37,12 @@ from typing import NamedTuple
 from faker import Faker
 
 from ftkit import DEFAULT_DATASET_DIR
+from ftkit.cli import run_cli
 from ftkit.data import read_text_file
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError
 from ftkit.files import write_jsonl
 from ftkit.runs import check_output_root, disk_errors_named
-from ftkit.settings import check_number, parse_settings
+from ftkit.settings import check_number
 from ftkit.task import EXTRACTION_SYSTEM_PROMPT
 
 
@@ -903,8 +904,7 @@ def sports(draft, wanted):
             f"{draw.city_as_written(*draw.place())}で行われ、{mention}が{result}。",
             f"{event}の{draw.pick(['国際大会', '全日本選手権', 'ツアー大会'])}で、{mention}が{draw.date(plain=True)}、{result}。"])]
         if len(draft.persons) < wanted or draw.chance(0.4):
-            sentences.append(f"{ref}は{quote(draft, words.solo_athlete_quotes)}"
-                             f"{draw.pick(['と笑顔を見せた', 'と話した', 'と振り返った'])}。")
+            sentences.append(athlete_says(draft, ref, words.solo_athlete_quotes))
         return sentences, [
             lambda draft: f"{ref}を指導する{titled_person(draft, {'jp': 1}, 'コーチ', short_p=0)[0]}は"
                           f"{quote(draft, words.coach_quotes)}とたたえた。",
@@ -931,12 +931,16 @@ def sports(draft, wanted):
         draft.tags.add("nores:birthplace")
     sentences = [f"{mention}が{draw.date(plain=True)}、{draw.pick(['本拠地での', '敵地での', ''])}{opponent}戦で{play}。"]
     if len(draft.persons) < wanted or draw.chance(0.4):
-        sentences.append(f"{ref}は{quote(draft, words.team_player_quotes)}"
-                         f"{draw.pick(['と笑顔を見せた', 'と話した', 'と振り返った'])}。")
+        sentences.append(athlete_says(draft, ref, words.team_player_quotes))
     return sentences, [
         lambda draft: f"{titled_person(draft, {'jp': 1}, '監督', short_p=0.4, male=True)[0]}は"
                       f"{quote(draft, words.coach_quotes)}とたたえた。",
         lambda draft: f"チームメートの{athlete(draft)[0]}も活躍した。"]
+
+
+def athlete_says(draft, ref, quotes):
+    """The athlete's own words after the event: 「…」と笑顔を見せた, と話した or と振り返った."""
+    return f"{ref}は{quote(draft, quotes)}{draft.draw.pick(['と笑顔を見せた', 'と話した', 'と振り返った'])}。"
 
 
 def entertainment(draft, wanted):
@@ -1886,7 +1890,6 @@ def print_stats(train, train_tags, validation, validation_tags):
         print(f"{key:36s} {shown.format(train_shares[key])} {shown.format(validation_shares[key])}")
 
 
-@exit_on_user_error
 def main(settings: Settings) -> dict:
     check_number(settings.train_size, "train_size", minimum=1, whole=True)
     check_number(settings.validation_size, "validation_size", minimum=0, whole=True)
@@ -1908,4 +1911,4 @@ def main(settings: Settings) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

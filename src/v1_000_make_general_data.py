@@ -18,9 +18,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from ftkit import DEFAULT_DATASET_DIR
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.cli import run_cli
+from ftkit.errors import KitError
 from ftkit.files import write_jsonl
-from ftkit.settings import parse_settings
 from ftkit.text_tables import comma_list
 
 
@@ -57,7 +57,6 @@ def corpus_conversations(language: str) -> list[dict]:
     return records
 
 
-@exit_on_user_error
 def main(settings: Settings):
     rng = random.Random(settings.seed)
     rehearsal, heldout = [], []
@@ -76,4 +75,4 @@ def main(settings: Settings):
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

@@ -14,15 +14,22 @@ does not):
 """
 from __future__ import annotations
 
-import argparse
+import importlib.util
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from ftkit import DEFAULT_DATASET_DIR
+from ftkit.cli import run_cli
+from ftkit.errors import KitError
 from ftkit.files import write_text_atomic
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "tmp_docker" / "dataset" / "names_ja.tsv"
+
+@dataclass
+class Settings:
+    out: str = field(default=str(DEFAULT_DATASET_DIR / "names_ja.tsv"), metadata={"help": "TSV to write"})
+
 # Single-kanji surnames that read as ordinary words alone (中, 今, 前, 高, 新 ...) are left out; these are kept.
 ONE_KANJI_SURNAMES = set("林森原関辻堀岡星堤泉岸菅畑橘柳牧秦楠滝湊浦梶榊椿塙桂柴佃脇磯巽峯嶋榎迫柏杉峰澤舘")
 # Common single-kanji given names (reading, spelling); each is checked against the package before it is kept.
@@ -83,11 +90,9 @@ def score(spelling, reading, pair):
     return best
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                    help="TSV to write (default tmp_docker/dataset/names_ja.tsv)")
-    args = ap.parse_args()
+def main(settings: Settings) -> Path:
+    if not importlib.util.find_spec("japanese_personal_name_dataset"):
+        raise KitError("this converter needs its source: pip install japanese-personal-name-dataset==0.4.0")
     from japanese_personal_name_dataset import load_dataset  # only this converter needs the package
 
     men, women, surnames = load_dataset("org", include_last_names=True)
@@ -113,11 +118,13 @@ def main():
             if reading in full and spelling in full[reading]["kanji"]:
                 kept.add((spelling, reading))
         rows += [f"{kind}\t{s}\t{r}\t1" for s, r in sorted(kept, key=lambda sr: (sr[1], sr[0]))]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, "\n".join(rows) + "\n", keep_mode=True)  # bundled data, readable by every account
+    out = Path(settings.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, "\n".join(rows) + "\n", keep_mode=True)  # bundled data, readable by every account
     counts = Counter(row.split("\t")[0] for row in rows[1:])
-    print(f"wrote {args.out}: {counts['sur']} surnames, {counts['m']} male and {counts['f']} female given names")
+    print(f"wrote {out}: {counts['sur']} surnames, {counts['m']} male and {counts['f']} female given names")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, Settings)

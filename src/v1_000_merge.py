@@ -16,24 +16,18 @@ metadata). It is written under a hidden `.incomplete-…` name and renamed when 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftkit import DEFAULT_OUTPUT_ROOT
 from ftkit.base_model import is_hub_id
-from ftkit.errors import exit_on_user_error
-from ftkit.merging import merge_adapter, new_output_path, open_adapter, push_to_hub, save_merged
+from ftkit.cli import run_cli
+from ftkit.merging import AdapterSettings, merge_adapter, new_output_path, open_adapter, push_to_hub, save_merged
 from ftkit.model_card import merged_card_text
 from ftkit.runs import check_output_root, portable_path
-from ftkit.settings import check_choice, parse_settings
+from ftkit.settings import check_choice
 
 DTYPES = ("bf16", "fp32")
 
 
 @dataclass
-class Settings:
-    adapter: str = field(default="", metadata={
-        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
-    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
-    model: str = field(default="", metadata={
-        "help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
+class Settings(AdapterSettings):  # adapter, output_dir, model (ftkit/merging.py), then:
     output: str = field(default="", metadata={
         "help": "folder to write; default: <adapter folder>-merged (never overwritten)"})
     dtype: str = field(default="bf16", metadata={
@@ -49,7 +43,6 @@ class Settings:
                 "folder)"})
 
 
-@exit_on_user_error
 def main(settings: Settings) -> Path:
     import torch
 
@@ -75,4 +68,4 @@ def main(settings: Settings) -> Path:
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

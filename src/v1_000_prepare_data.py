@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftkit import DEFAULT_DATASET_DIR
+from ftkit.cli import run_cli
 from ftkit.data import load_checked_records
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError
 from ftkit.extraction_metrics import parse_json
 from ftkit.files import write_jsonl
-from ftkit.settings import parse_settings
 
 
 @dataclass
@@ -60,7 +60,6 @@ def negatives_for_ratio(positive_count: int, available: int, ratio: float) -> in
     return wanted
 
 
-@exit_on_user_error
 def main(settings: Settings):
     if not settings.output:
         raise KitError("--output is required (the file to write)")
@@ -91,4 +90,4 @@ def main(settings: Settings):
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

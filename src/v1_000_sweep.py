@@ -35,15 +35,15 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional
 
 from ftkit import DEFAULT_OUTPUT_ROOT, REPO_ROOT
+from ftkit.cli import run_cli
 from ftkit.data import read_text_file
-from ftkit.errors import KitError, exit_on_user_error
+from ftkit.errors import KitError
 from ftkit.reporting import save_sweep_curves, save_tradeoff
 from ftkit.files import write_text_atomic
 from ftkit.runs import finished_runs
-from ftkit.settings import check_type, parse_settings, read_config
+from ftkit.settings import check_type, read_config
 from ftkit.text_tables import comma_list, markdown_table
 from ftkit.validation import SELECTION_METRICS, check_metric, greater_is_better_for, is_generation_metric
 
@@ -53,13 +53,20 @@ SWEEP_METRICS = (*SELECTION_METRICS, "final_train_loss")
 
 @dataclass
 class Settings:
-    grid: str = field(default="", metadata={"help": "values to sweep: 'name=v1,v2 name2=v3,v4' (added to those of --sweep_file)"})
-    sweep_file: str = field(default="", metadata={"help": "YAML with `grid:` (name: [values]) and optionally `base:` (settings of every run)"})
+    grid: str = field(default="", metadata={"help": (
+        "values to sweep: 'name=v1,v2 name2=v3,v4' (added to those of --sweep_file)")})
+    sweep_file: str = field(default="", metadata={"help": (
+        "YAML with `grid:` (name: [values]) and optionally `base:` (settings of every run)")})
     base_config: str = field(default="", metadata={"help": "YAML config of the training script, shared by every run"})
-    script: str = field(default=str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), metadata={"help": "training script to run"})
+    script: str = field(default=str(REPO_ROOT / "src" / "v1_000_lora_finetune.py"), metadata={"help": (
+        "training script to run")})
     random: int = field(default=0, metadata={"help": "run N points drawn from the grid instead of all of it (0: all)"})
-    metric: str = field(default="validation_loss", metadata={"help": "ranking measure: validation_loss, final_train_loss or a generation metric (name_set_f1, ...; needs eval_generate in the run settings), as --metric_for_best of the training script"})
-    greater_is_better: Optional[bool] = field(default=None, metadata={"help": "true | false: whether a larger --metric ranks higher (default: inferred from the name; losses, error and false-positive rates lower, the rest higher)"})
+    metric: str = field(default="validation_loss", metadata={"help": (
+        "ranking measure: validation_loss, final_train_loss or a generation metric (name_set_f1, ...; needs "
+        "eval_generate in the run settings), as --metric_for_best of the training script")})
+    greater_is_better: bool | None = field(default=None, metadata={"help": (
+        "true | false: whether a larger --metric ranks higher (default: inferred from the name; losses, error and "
+        "false-positive rates lower, the rest higher)")})
     output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "the sweep folder is made here"})
     seed: int = field(default=0, metadata={"help": "seed of --random"})
 
@@ -91,12 +98,15 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
             where = f"{settings.sweep_file}:{mark.line + 1}" if mark else settings.sweep_file
             raise KitError(f"{where}: malformed YAML: {getattr(error, 'problem', None) or error}") from None
         if not isinstance(content, dict):
-            raise KitError(f"{settings.sweep_file}: expected a mapping with 'grid' (and 'base'), got {type(content).__name__}")
+            raise KitError(f"{settings.sweep_file}: expected a mapping with 'grid' (and 'base'), "
+                           f"got {type(content).__name__}")
         unknown = set(content) - {"base", "grid", "points"}
         if unknown:
-            raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; expected 'base', 'grid' and 'points'")
+            raise KitError(f"{settings.sweep_file}: unknown key(s) {sorted(unknown)}; "
+                           "expected 'base', 'grid' and 'points'")
         base = dict(content.get("base") or {})
-        grid = {name: values if isinstance(values, list) else [values] for name, values in (content.get("grid") or {}).items()}
+        grid = {name: values if isinstance(values, list) else [values]
+                for name, values in (content.get("grid") or {}).items()}
         points = content.get("points") or []
         if not isinstance(points, list) or not all(isinstance(point, dict) or point is None for point in points):
             raise KitError(f"{settings.sweep_file}: 'points' should be a list of mappings of settings (one run each)")
@@ -119,7 +129,8 @@ def read_grid(settings: Settings, settings_class) -> tuple[dict, dict]:
     # Checked and converted as the script will read them (YAML reads 5e-4 as text, say).
     base = {name: check_type(value, known[name], source) for name, value in base.items()}
     grid = {name: [{key: check_type(value, known[key], source) for key, value in point.items()} for point in values]
-            if name == POINTS else [check_type(value, known[name], source) for value in values] for name, values in grid.items()}
+            if name == POINTS else [check_type(value, known[name], source) for value in values]
+            for name, values in grid.items()}
     return base, grid
 
 
@@ -156,9 +167,10 @@ def grid_points(grid: dict, count: int, seed: int) -> list[dict]:
 
 
 def point_name(index: int, point: dict) -> str:
-    short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "use_dora": "dora",
-             "use_rslora": "rslora", "lora_init": "init-", "loraplus_lr_ratio": "loraplus", "neftune_noise_alpha": "neftune",
-             "distill_lambda": "lambda", "distill_on": "kl-", "rehearsal_ratio": "rehearsal"}
+    short = {"learning_rate": "lr", "lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+             "use_dora": "dora", "use_rslora": "rslora", "lora_init": "init-", "loraplus_lr_ratio": "loraplus",
+             "neftune_noise_alpha": "neftune", "distill_lambda": "lambda", "distill_on": "kl-",
+             "rehearsal_ratio": "rehearsal"}
     shown = lambda key, value: short.get(key, key) if value is True else f"{short.get(key, key)}{value}"
     return f"{index:02d}_" + ("_".join(shown(k, v) for k, v in flat(point).items()) or "plain")
 
@@ -193,7 +205,8 @@ def outcome(run_root: Path, log_path: Path, returncode: int, metric: str) -> dic
             "final_train_loss": metrics["final_train_loss"], "train_seconds": metrics.get("train_seconds"),
             "run_dir": str(run_dir),
             "config": str(run_dir / "config.yml"), "history": metrics["history"],
-            "validation_points": [(p["step"], p["validation_loss"]) for p in metrics.get("validation_during_training") or []]}
+            "validation_points": [(point["step"], point["validation_loss"])
+                                  for point in metrics.get("validation_during_training") or []]}
 
 
 def ranked(results: list[dict], metric: str, greater_is_better: bool | None = None) -> list[dict]:
@@ -209,14 +222,16 @@ def ranked(results: list[dict], metric: str, greater_is_better: bool | None = No
 TASK_COLUMNS = ("json_parse_rate", "name_set_f1", "address_set_f1", "fp_rate_on_negative")
 
 
-def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, greater_is_better: bool | None = None) -> None:
+def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str,
+                 greater_is_better: bool | None = None) -> None:
     present = [key for key in (*TASK_COLUMNS, "text_forgetting") if any(key in result for result in results)]
     measured = list(dict.fromkeys([metric, *present, "validation_loss", "final_train_loss", "train_seconds"]))
     columns = ["rank", "name", *columns_of(grid), "status", *measured, "config", "error"]
     rows = []
     for rank, result in enumerate(ranked(results, metric, greater_is_better), start=1):
         ok = result["status"] == "ok" and result.get(metric) is not None
-        rows.append({"rank": rank if ok else "", "name": result["name"], **flat(result["point"]), "status": result["status"],
+        rows.append({"rank": rank if ok else "", "name": result["name"], **flat(result["point"]),
+                     "status": result["status"],
                      **{key: result.get(key, "") for key in (*measured, "config", "error")}})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
@@ -234,10 +249,8 @@ def write_tables(sweep_dir: Path, results: list[dict], grid: dict, metric: str, 
         save_tradeoff([(r["name"], r["text_forgetting"], r["name_set_f1"]) for r in traded], sweep_dir / "tradeoff.png")
 
 
-@exit_on_user_error
 def main(settings: Settings):
-    import yaml
-
+    # 1. The points: the sweep file's and --grid's settings, checked against the training script's before any run.
     settings_class = training_settings_class(settings.script)
     base = read_config(settings.base_config, settings_class) if settings.base_config else {}
     file_base, grid = read_grid(settings, settings_class)
@@ -246,52 +259,72 @@ def main(settings: Settings):
     points = grid_points(grid, settings.random, settings.seed)
     sweep_dir = Path(settings.output_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}_sweep"
     sweep_dir.mkdir(parents=True)
-    print(f"[sweep] {len(points)} runs of {Path(settings.script).name} over {', '.join(columns_of(grid))} -> {sweep_dir}")
+    print(f"[sweep] {len(points)} runs of {Path(settings.script).name} over {', '.join(columns_of(grid))} "
+          f"-> {sweep_dir}")
 
+    # 2. The runs, one process each (one per GPU at a time where there are several); the tables are rewritten
+    # after each run, and Ctrl-C stops the running ones and keeps the table of the finished ones.
     gpus = gpu_ids()
     pending = list(enumerate(points, start=1))
     running, results = {}, []
     try:
         while pending or running:
-            while pending and len(running) < max(1, len(gpus)):  # one run per GPU, or one at a time
+            while pending and len(running) < max(1, len(gpus)):
                 index, point = pending.pop(0)
-                name = point_name(index, point)
-                run_root = sweep_dir / "runs" / name
-                run_root.mkdir(parents=True)
-                config = {**base, **flat(point), "output_dir": str(run_root), "run_name": name}
-                if "tracking_experiment" in {f.name for f in fields(settings_class)}:
-                    config["tracking_experiment"] = sweep_dir.name  # one experiment: the runs side by side
-                config_path = run_root / "sweep_point.yml"
-                write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
                 gpu = gpus[len(running)] if gpus else None
-                process, log = launch(settings, config_path, run_root / "log.txt", gpu, sweep_dir)
-                running[process] = (index, name, point, run_root, log)
-                print(f"[sweep] run {index}/{len(points)}: {name}" + (f" on GPU {gpu}" if gpu is not None else ""))
+                process, run = start_run(settings, settings_class, base, sweep_dir, index, point, gpu)
+                running[process] = run
+                on_gpu = f" on GPU {gpu}" if gpu is not None else ""
+                print(f"[sweep] run {index}/{len(points)}: {run['name']}{on_gpu}")
             for process in [p for p in running if p.poll() is not None]:
-                index, name, point, run_root, log = running.pop(process)
-                log.close()
-                result = {"name": name, "point": point, **outcome(run_root, run_root / "log.txt", process.returncode, settings.metric)}
-                results.append(result)
-                shown = f"{settings.metric} {result.get(settings.metric)}" if result["status"] == "ok" else f"failed: {result['error']}"
-                print(f"[sweep] run {index} {name}: {shown}")
+                results.append(finished_run(settings, running.pop(process), process.returncode))
                 write_tables(sweep_dir, results, grid, settings.metric, settings.greater_is_better)
             time.sleep(0.5)
     except KeyboardInterrupt:
-        for process, (*_, log) in running.items():
+        for process, run in running.items():
             process.terminate()
             process.wait()
-            log.close()
+            run["log"].close()
         if results:
             write_tables(sweep_dir, results, grid, settings.metric, settings.greater_is_better)
         print(f"[sweep] stopped; the table of the {len(results)} finished runs is in {sweep_dir}")
         raise
 
+    # 3. The best run, and how to repeat it.
     best = ranked(results, settings.metric, settings.greater_is_better)[0] if results else None
     print(f"[sweep] table: {sweep_dir / 'sweep.md'}; curves: {sweep_dir / 'loss_curves.png'}")
     if best and best["status"] == "ok" and best.get(settings.metric) is not None:
         print(f"[sweep] best by {settings.metric}: {best['name']} ({best[settings.metric]:.4f}); repeat it with:\n"
               f"    python {Path(settings.script).name} --config {best['config']}")
     return sweep_dir, results
+
+
+def start_run(settings: Settings, settings_class, base: dict, sweep_dir: Path, index: int, point: dict, gpu):
+    """Write the point's config into its run folder and start the training script on it; returns the process
+    and what finished_run needs."""
+    import yaml
+
+    name = point_name(index, point)
+    run_root = sweep_dir / "runs" / name
+    run_root.mkdir(parents=True)
+    config = {**base, **flat(point), "output_dir": str(run_root), "run_name": name}
+    if "tracking_experiment" in {f.name for f in fields(settings_class)}:
+        config["tracking_experiment"] = sweep_dir.name  # one experiment: the runs side by side
+    config_path = run_root / "sweep_point.yml"
+    write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    process, log = launch(settings, config_path, run_root / "log.txt", gpu, sweep_dir)
+    return process, {"index": index, "name": name, "point": point, "run_root": run_root, "log": log}
+
+
+def finished_run(settings: Settings, run: dict, returncode: int) -> dict:
+    """The result of a run whose process ended, said in one line."""
+    run["log"].close()
+    result = {"name": run["name"], "point": run["point"],
+              **outcome(run["run_root"], run["run_root"] / "log.txt", returncode, settings.metric)}
+    ok = result["status"] == "ok"
+    shown = f"{settings.metric} {result.get(settings.metric)}" if ok else f"failed: {result['error']}"
+    print(f"[sweep] run {run['index']} {run['name']}: {shown}")
+    return result
 
 
 def gpu_ids() -> list[str]:
@@ -304,4 +337,4 @@ def gpu_ids() -> list[str]:
 
 
 if __name__ == "__main__":
-    main(parse_settings(Settings))
+    run_cli(main, Settings)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ftkit.errors import user_errors_as_exit_codes
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # ------------------------------------------------------------------------------------------- data, tokenizer
@@ -201,8 +203,9 @@ def mlflow_client(output_dir):
 
 
 def stopped(call, capsys):
-    """Run `call()`, expecting the script's exit; returns (exit status, stderr lines, stdout)."""
-    with pytest.raises(SystemExit) as exit_info:
+    """Run `call()` as the command line runs a script's main() (ftkit.cli.run_cli), expecting it to exit;
+    returns (exit status, stderr lines, stdout)."""
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         call()
     captured = capsys.readouterr()
     return exit_info.value.code, [line for line in captured.err.splitlines() if line.strip()], captured.out

@@ -25,13 +25,15 @@ def test_liger_fused_loss_equals_the_chunked_loss_and_gradients(tiny_model_dirs,
     tokenizer = load_tokenizer(tiny_model_dirs["gemma3"])
     batch = {k: v.cuda() for k, v in collate([[e] for e in encoded_records(tokenizer)], tokenizer.pad_token_id).items()}
     torch.manual_seed(0)
-    model = attach_lora(load_base_model(tiny_model_dirs["gemma3"], "cuda", torch.float32), 8, 16, 0.0, "all-linear", False, False)
+    model = attach_lora(load_base_model(tiny_model_dirs["gemma3"], "cuda", torch.float32), 8, 16, 0.0, "all-linear",
+                        False, False)
     lora_b = model.base_model.model.model.layers[0].self_attn.q_proj.lora_B.default.weight
     torch.nn.init.normal_(lora_b, std=0.1)
 
     results = []
     for fused in (True, False):
-        monkeypatch.setattr(ftkit.loss, "liger_fused_cross_entropy", (lambda: None) if not fused else liger_fused_cross_entropy)
+        monkeypatch.setattr(ftkit.loss, "liger_fused_cross_entropy",
+                            (lambda: None) if not fused else liger_fused_cross_entropy)
         loss_sum, count = label_token_loss_sum(model, batch, chunk_size=7)
         (loss_sum / count).backward()
         results.append((loss_sum.item() / count, lora_b.grad.clone()))

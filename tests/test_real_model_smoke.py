@@ -38,7 +38,8 @@ def test_a_few_real_steps_then_inference(real_model_dir, tmp_path, capsys):
     train = tmp_path / "train.jsonl"
     lines = (DEFAULT_DATASET_DIR / "train.jsonl").read_text(encoding="utf-8").splitlines()[:12]
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run_dir = finetune.main(finetune.Settings(train_file=str(train), validation_file="", output_dir=str(tmp_path / "out"),
+    run_dir = finetune.main(finetune.Settings(train_file=str(train), validation_file="",
+                                              output_dir=str(tmp_path / "out"),
                                               max_steps=2, gradient_accumulation=1))
     metrics = json.loads((run_dir / "train_metrics.json").read_text())
     assert metrics["optimizer_steps"] == 2 and metrics["history"][0]["loss"] > 0
@@ -63,7 +64,8 @@ def test_smollm2_from_its_package_trains_with_its_own_chat_template(tmp_path, ca
     train = tmp_path / "train.jsonl"
     lines = (DEFAULT_DATASET_DIR / "train.jsonl").read_text(encoding="utf-8").splitlines()[:8]
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    settings = finetune.Settings(**{**config, "train_file": str(train), "validation_file": "", "output_dir": str(tmp_path / "out"),
+    settings = finetune.Settings(**{**config, "train_file": str(train), "validation_file": "",
+                                    "output_dir": str(tmp_path / "out"),
                                     "max_steps": 2, "report_to": "none"})
     run_dir = finetune.main(settings)
     history = json.loads((run_dir / "train_metrics.json").read_text())["history"]

@@ -35,7 +35,8 @@ def logits_of(model, tokenizer, text="山田太郎さんが来た。"):
 
 
 @pytest.mark.parametrize("architecture", ["gemma3", "llama", "qwen2", "qwen3", "qwen3_moe"])
-def test_each_architecture_trains_with_automatic_targets_and_its_adapter_reloads(architecture, architecture_dirs, tiny_data, tmp_path):
+def test_each_architecture_trains_with_automatic_targets_and_its_adapter_reloads(architecture, architecture_dirs,
+                                                                                 tiny_data, tmp_path):
     model_dir = architecture_dirs[architecture]
     train, validation = tiny_data
     run_dir = finetune.main(settings_for(model_dir, train, validation, tmp_path / "out", max_steps=1, report_to="none"))
@@ -46,7 +47,8 @@ def test_each_architecture_trains_with_automatic_targets_and_its_adapter_reloads
         # attention projections as modules, both fused expert weights as parameters (peft nests one wrapper per
         # parameter: `experts` and `experts.base_layer`); no dense MLP, no router, no output head
         assert {"mlp.experts.gate_up_proj", "mlp.experts.down_proj"} <= set(adapter_config["target_parameters"])
-        assert {name.rsplit(".", 1)[-1] for name in adapted if ".experts" not in name} == {"q_proj", "k_proj", "v_proj", "o_proj"}
+        assert {name.rsplit(".", 1)[-1] for name in adapted
+                if ".experts" not in name} == {"q_proj", "k_proj", "v_proj", "o_proj"}
         assert [sum(f"layers.{i}.mlp.experts" in name for name in adapted) for i in (0, 1)] == [2, 2]
     else:
         assert set(adapter_config["target_modules"]) == ATTENTION_AND_MLP
@@ -63,7 +65,8 @@ def test_explicit_targets_can_include_the_output_head(architecture_dirs, tiny_da
     run_dir = finetune.main(settings_for(architecture_dirs["llama"], train, validation, tmp_path / "out", max_steps=1,
                                          report_to="none", lora_target_modules="q_proj,lm_head"))
     adapted = {key.split(".lora_")[0] for key in load_file(str(run_dir / "adapter_model.safetensors"))}
-    assert {name.rsplit(".", 1)[-1] for name in adapted} == {"q_proj", "lm_head"}  # LoRA only: no copy of the frozen head
+    assert {name.rsplit(".", 1)[-1]
+            for name in adapted} == {"q_proj", "lm_head"}  # LoRA only: no copy of the frozen head
 
 
 def run_script(*args, env=None):
@@ -82,7 +85,8 @@ def test_hub_id_without_network_is_one_clear_line(tmp_path):
 
 
 @pytest.mark.parametrize("model, message", [
-    ("no/such/dir", "--model no/such/dir: not a model directory (needs config.json and *.safetensors), a .gguf file or a Hugging Face Hub id"),
+    ("no/such/dir", "--model no/such/dir: not a model directory (needs config.json and *.safetensors), "
+                    "a .gguf file or a Hugging Face Hub id"),
     ("missing.gguf", "--model missing.gguf: no such .gguf file"),
 ])
 def test_a_model_that_is_not_there_is_one_clear_line(model, message, tmp_path):
@@ -106,7 +110,8 @@ def test_a_gguf_file_as_model_is_converted_once_and_trains(tiny_model_dirs, tiny
     run_dir = finetune.main(settings_for(gguf_file, train, validation, tmp_path / "out", max_steps=1, report_to="none"))
     converted = tmp_path / "models" / "tiny-llama"
     assert (converted / "config.json").is_file() and str(gguf_file.resolve()) in (converted / "SOURCE.txt").read_text()
-    assert json.loads((run_dir / "adapter_config.json").read_text())["base_model_name_or_path"] == str(converted.resolve())
+    assert (json.loads((run_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
+            == str(converted.resolve()))
     base, tokenizer = load_for_inference(source_dir, None)
     reloaded, _ = load_for_inference(converted, None)  # the same weights, through f16 (GGUF) and bf16 (saved)
     expected, converted_logits = logits_of(base, tokenizer), logits_of(reloaded, tokenizer)

@@ -76,7 +76,8 @@ def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_mod
     script, records_dir = tmp_path / "recording_v1_000_lora_finetune.py", tmp_path / "records"
     script.write_text(RECORDING_SCRIPT.format(src=str(REPO_ROOT / "src")))
     records_dir.mkdir()
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS / "accelerate_ddp.yaml"),
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(CONFIGS / "accelerate_ddp.yaml"),
                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                str(script), str(records_dir), *flags(launched), "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -104,7 +105,8 @@ def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_mod
     metrics = json.loads((run_dir / "train_metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["optimizer_steps"] == 3
     assert metrics["effective_batch_tokens"] == 256 * 1 * 2
-    assert "[done] effective batch 512 tokens per optimizer step (256 per micro-batch x 1 accumulation x 2 processes)" in completed.stdout
+    assert ("[done] effective batch 512 tokens per optimizer step "
+            "(256 per micro-batch x 1 accumulation x 2 processes)" in completed.stdout)
 
     # One process accumulating the same two micro-batches per step gives the same run.
     reference_dir = finetune.main(settings_for(model_dir, train_file, validation_file, tmp_path / "one",
@@ -116,7 +118,8 @@ def test_two_processes_stay_in_step_write_one_run_and_match_one_process(tiny_mod
         assert got["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-4)
         assert got["tokens"] == expected["tokens"]
     assert metrics["validation_loss"] == pytest.approx(reference["validation_loss"], abs=1e-5)
-    adapter, reference_adapter = load_file(str(run_dir / "adapter_model.safetensors")), load_file(str(reference_dir / "adapter_model.safetensors"))
+    adapter, reference_adapter = (load_file(str(run_dir / "adapter_model.safetensors")),
+                                  load_file(str(reference_dir / "adapter_model.safetensors")))
     assert adapter.keys() == reference_adapter.keys()
     for name, weight in reference_adapter.items():
         assert torch.allclose(adapter[name], weight, atol=1e-5), name

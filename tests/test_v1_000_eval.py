@@ -9,6 +9,7 @@ from conftest import NOBODY, SENTENCES, TINY_RECORDS, chat_record, missing_ja_gi
 
 from ftkit.errors import KitError
 from ftkit.ginza_baseline import ginza_missing
+from ftkit.errors import user_errors_as_exit_codes
 
 
 def test_the_eval_table_keeps_its_format():
@@ -82,7 +83,7 @@ def test_asking_for_ginza_without_the_package_is_a_one_line_error(tmp_path, monk
 
     missing_ja_ginza(monkeypatch)
     eval_file = write_jsonl(tmp_path / "eval.jsonl", [chat_record(*SENTENCES[0])])
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         evaluation.main(evaluation.Settings(eval_file=str(eval_file), output_dir=str(tmp_path / "out"),
                                             models="adapter,ginza"))
     assert exit_info.value.code == 2

@@ -15,6 +15,7 @@ from conftest import SYSTEM, TINY_RECORDS, build_tiny_model, build_tokenizer, ma
 import v1_000_export_gguf as export
 from ftkit.gguf_export import QWEN2_SPLIT, adds_bos, ollama_messages, ollama_prompt, sample_conversations
 from ftkit.settings import file_sha256
+from ftkit.errors import user_errors_as_exit_codes
 
 ARCHITECTURES = ("gemma3", "llama", "qwen2", "qwen3")
 QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
@@ -210,7 +211,7 @@ def test_default_name_is_beside_the_run_and_nothing_is_overwritten(runs, capsys)
     assert (first.name, second.name) == ("20260101-000000_lora-q8_0.gguf", "20260101-000000_lora-q8_0-2.gguf")
     assert first.with_suffix(".Modelfile").is_file() and second.with_suffix(".md").is_file()
     size = first.stat().st_size
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         export.main(export.Settings(output_dir=str(run_dir.parent), output=str(first), type="f16"))
     assert stopped.value.code == 2 and "never overwritten" in capsys.readouterr().err
     assert first.stat().st_size == size
@@ -222,11 +223,11 @@ def test_a_file_beside_the_output_is_never_overwritten_and_the_default_name_skip
 
     _, run_dir = runs["llama"]
     (tmp_path / "m.md").write_text("a card of another export")
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         export.main(export.Settings(adapter=str(run_dir), output=str(tmp_path / "m.gguf")))
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and f"{tmp_path / 'm.md'} already exists; GGUF files and the files beside" in err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         export.main(export.Settings(adapter=str(run_dir), output=str(tmp_path / "m.bin")))
     assert "the file name must end in .gguf" in capsys.readouterr().err
     chosen = new_output_path("", tmp_path / "m.gguf", "GGUF files", beside=export.files_beside)

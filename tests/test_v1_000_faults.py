@@ -123,19 +123,22 @@ def test_tracking_store_that_is_a_file_does_not_decide_the_run(tiny_model_dirs, 
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=1,
                                          report_to="mlflow"))
     err = capfd.readouterr().err
-    assert [line for line in err.splitlines() if line.startswith("[tracking]")][0].startswith("[tracking] could not start mlflow")
+    assert [line for line in err.splitlines()
+            if line.startswith("[tracking]")][0].startswith("[tracking] could not start mlflow")
     assert "Traceback" not in err and (run_dir / "adapter_model.safetensors").is_file()
     assert (output / "mlruns").read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("recorded", ["{elsewhere}/gemma-3-270m", "../../{name}/gemma-3-270m", "{elsewhere}/smollm2-135m-instruct"])
+@pytest.mark.parametrize("recorded", ["{elsewhere}/gemma-3-270m", "../../{name}/gemma-3-270m",
+                                      "{elsewhere}/smollm2-135m-instruct"])
 def test_adapter_config_never_chooses_where_the_kit_writes(tiny_model_dirs, tmp_path, capsys, recorded):
     adapter = make_perturbed_adapter(tiny_model_dirs["gemma3"], tmp_path / "foreign-adapter")
     elsewhere = tmp_path / "elsewhere"
     config = json.loads((adapter / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = recorded.format(elsewhere=elsewhere, name=f"evil-{tmp_path.name}")
     (adapter / "adapter_config.json").write_text(json.dumps(config))
-    models_before = sorted(p.name for p in ftkit.DEFAULT_MODEL_DIR.parent.iterdir()) if ftkit.DEFAULT_MODEL_DIR.parent.is_dir() else []
+    models_before = (sorted(p.name for p in ftkit.DEFAULT_MODEL_DIR.parent.iterdir())
+                     if ftkit.DEFAULT_MODEL_DIR.parent.is_dir() else [])
 
     code, err, _ = stopped(lambda: infer.main(infer.Settings(prompt="本文", adapter=str(adapter))), capsys)
     line = one_error_line(err)
@@ -143,7 +146,8 @@ def test_adapter_config_never_chooses_where_the_kit_writes(tiny_model_dirs, tmp_
     for base in (Path.cwd(), REPO_ROOT):
         assert not (base / "../.." / f"evil-{tmp_path.name}").resolve().exists()
     assert not elsewhere.exists()
-    models_after = sorted(p.name for p in ftkit.DEFAULT_MODEL_DIR.parent.iterdir()) if ftkit.DEFAULT_MODEL_DIR.parent.is_dir() else []
+    models_after = (sorted(p.name for p in ftkit.DEFAULT_MODEL_DIR.parent.iterdir())
+                    if ftkit.DEFAULT_MODEL_DIR.parent.is_dir() else [])
     assert models_after == models_before  # nothing built, not even in tmp_docker/models
 
 
@@ -167,7 +171,8 @@ def test_run_artifacts_record_repository_relative_paths(tiny_model_dirs, tiny_da
     # Asked otherwise, the full paths are recorded.
     absolute = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", tmp_path / "out", max_steps=1,
                                           record_absolute_paths=True))
-    assert json.loads((absolute / "adapter_config.json").read_text())["base_model_name_or_path"] == str(Path(tiny_model_dirs["gemma3"]).resolve())
+    assert (json.loads((absolute / "adapter_config.json").read_text())["base_model_name_or_path"]
+            == str(Path(tiny_model_dirs["gemma3"]).resolve()))
 
 
 def test_merge_refuses_an_existing_hub_repo_in_one_line(tiny_model_dirs, tmp_path, monkeypatch, capsys):
@@ -180,7 +185,8 @@ def test_merge_refuses_an_existing_hub_repo_in_one_line(tiny_model_dirs, tmp_pat
     monkeypatch.setattr(FakeHub, "existing", True)
     FakeHub.uploads = []
     out = tmp_path / "merged"
-    code, err, _ = stopped(lambda: merge.main(merge.Settings(adapter=str(adapter), output=str(out), push_to_hub="me/old")), capsys)
+    code, err, _ = stopped(lambda: merge.main(merge.Settings(adapter=str(adapter), output=str(out),
+                                                             push_to_hub="me/old")), capsys)
     assert code == 2 and "'me/old' already exists; nothing was uploaded" in one_error_line(err)
     assert FakeHub.uploads == [] and (out / "model.safetensors").is_file()
     provenance = json.loads((out / "merged_from.json").read_text())
@@ -229,24 +235,30 @@ def test_output_dir_without_write_permission(tiny_model_dirs, tiny_data, tmp_pat
     assert list(target.iterdir()) == []
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A read-only file system (a tmpfs mounted read-only; needs root, skipped otherwise)."""
-    mount_point = tmp_path / "readonly"
+def mounted_tmpfs(mount_point: Path, options: str):
+    """A tmpfs mounted at `mount_point` with `options` for the test's duration (needs root: skipped otherwise)."""
     mount_point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
                                            capture_output=True).returncode != 0:
-        pytest.skip("mounting a read-only tmpfs needs root")
+        pytest.skip(f"mounting a tmpfs ({options}) needs root")
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only file system."""
+    yield from mounted_tmpfs(tmp_path / "readonly", "ro,size=1m")
 
 
 def test_output_dir_on_a_read_only_file_system(tiny_data, read_only_dir, capsys, no_model_load):
     train, validation = tiny_data
     for target in (read_only_dir, read_only_dir / "runs"):
-        code, err, _ = stopped(lambda: finetune.main(settings_for("unused", train, validation, target)), capsys)
+        code, err, _ = stopped(lambda target=target: finetune.main(settings_for("unused", train, validation, target)),
+                               capsys)
         line = one_error_line(err)
-        assert code == 2 and line.startswith(f"error: --output_dir {target}: cannot") and "Read-only file system" in line
+        assert (code == 2 and line.startswith(f"error: --output_dir {target}: cannot")
+                and "Read-only file system" in line)
     assert list(read_only_dir.iterdir()) == []
 
 
@@ -282,14 +294,8 @@ def test_full_disk_while_saving_keeps_the_adapter(tiny_model_dirs, tiny_data, tm
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A real file system that fills up: a 48 KiB tmpfs, too small for the tiny adapter (needs root)."""
-    mount_point = tmp_path / "tiny-disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount_point)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=False)
+    """A real file system that fills up: a 48 KiB tmpfs, too small for the tiny adapter."""
+    yield from mounted_tmpfs(tmp_path / "tiny-disk", "size=48k")
 
 
 def test_disk_full_while_writing_the_adapter_is_one_line(tiny_model_dirs, tiny_data, tiny_disk, capsys):
@@ -297,7 +303,8 @@ def test_disk_full_while_writing_the_adapter_is_one_line(tiny_model_dirs, tiny_d
     code, err, _ = stopped(lambda: finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tiny_disk,
                                                               max_steps=2)), capsys)
     line = one_error_line(err)
-    assert code == 2 and line.startswith("error: could not write into the run folder") and "No space left on device" in line
+    assert (code == 2 and line.startswith("error: could not write into the run folder")
+            and "No space left on device" in line)
     # The adapter itself did not fit: nothing that looks like a run (or half an adapter) is left.
     assert [p.name for p in tiny_disk.iterdir()] == []
 
@@ -320,7 +327,8 @@ def test_signal_during_final_validation_keeps_the_adapter(tiny_model_dirs, tiny_
                                                               max_steps=2, report_to="mlflow")), capsys)
     kept = only_unfinished(output)
     [line] = [line for line in err if line.startswith("interrupted")]
-    assert code == 130 and line == f"interrupted ({stop_signal}; the trained adapter is kept in {kept} (marked unfinished: {UNFINISHED_FILE}))"
+    assert code == 130 and line == (f"interrupted ({stop_signal}; the trained adapter is kept in {kept} "
+                                    f"(marked unfinished: {UNFINISHED_FILE}))")
     assert signal.getsignal(getattr(signal, stop_signal)) == handler_before  # the script put the handler back
     client = mlflow_client(output)
     [run] = client.search_runs([client.get_experiment_by_name("lora").experiment_id])
@@ -347,7 +355,8 @@ def test_sighup_mid_training_removes_the_folder_and_marks_the_tracking_run_kille
     output = tmp_path / "out"
     process = subprocess.Popen([sys.executable, str(SCRIPT), "--model", str(tiny_model_dirs["gemma3"]), "--train_file",
                                 str(train), "--validation_file", "", "--output_dir", str(output), "--max_steps",
-                                "100000", "--report_to", "mlflow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "100000", "--report_to", "mlflow"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list(output.glob(".incomplete-*")) and time.time() < deadline:
         time.sleep(0.2)
@@ -410,7 +419,8 @@ def test_each_bad_number_is_one_line_before_the_model_loads(tiny_data, tmp_path,
                                                             value, message):
     train, validation = tiny_data
     output = tmp_path / "out"
-    code, err, _ = stopped(lambda: finetune.main(settings_for("unused", train, validation, output, **{setting: value})), capsys)
+    code, err, _ = stopped(lambda: finetune.main(settings_for("unused", train, validation, output,
+                                                              **{setting: value})), capsys)
     line = one_error_line(err)
     assert code == 2 and message in line, line
     assert not output.exists()  # checked before anything is created
@@ -436,7 +446,8 @@ def test_non_utf8_data_file_names_its_line(tiny_model_dirs, tmp_path, capsys):
     output = tmp_path / "out"
     code, err, _ = stopped(lambda: finetune.main(settings_for(tiny_model_dirs["gemma3"], train, "", output)), capsys)
     line = one_error_line(err)
-    assert code == 2 and line.startswith(f"error: {train}:3: not UTF-8 text (byte 0xe9") and "save the file as UTF-8" in line
+    assert (code == 2 and line.startswith(f"error: {train}:3: not UTF-8 text (byte 0xe9")
+            and "save the file as UTF-8" in line)
     assert not output.exists() or list(output.iterdir()) == []
 
 
@@ -456,7 +467,8 @@ def test_adapter_folder_without_weights_is_one_line(tmp_path, capsys):
     (adapter / "adapter_config.json").write_text('{"r": 8}')
     code, err, _ = stopped(lambda: infer.main(infer.Settings(prompt="本文", adapter=str(adapter))), capsys)
     assert code == 2 and one_error_line(err) == \
-        f"error: {adapter}: adapter_config.json but no adapter weights (adapter_model.safetensors or adapter_model.bin); is it a finished run folder?"
+        (f"error: {adapter}: adapter_config.json but no adapter weights "
+         "(adapter_model.safetensors or adapter_model.bin); is it a finished run folder?")
 
 
 # --------------------------------------------------------------------------------------------- run folders
@@ -492,8 +504,10 @@ def test_too_long_counts_per_split_before_training_and_truncation_counts_dropped
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=1,
                                          max_seq_len=limit, too_long="truncate"))
     out = capsys.readouterr().out
-    train_line = f"[data] train: 2 samples were longer than --max_seq_len {limit}: 1 truncated (part of the answer kept), 1 dropped (the answer was cut off entirely)"
-    validation_line = f"[data] validation: 1 samples were longer than --max_seq_len {limit}: 0 truncated (part of the answer kept), 1 dropped (the answer was cut off entirely)"
+    train_line = (f"[data] train: 2 samples were longer than --max_seq_len {limit}: "
+                  "1 truncated (part of the answer kept), 1 dropped (the answer was cut off entirely)")
+    validation_line = (f"[data] validation: 1 samples were longer than --max_seq_len {limit}: "
+                       "0 truncated (part of the answer kept), 1 dropped (the answer was cut off entirely)")
     assert train_line in out and validation_line in out
     assert out.index(train_line) < out.index("[model]")  # said before the model loads and training starts
     recorded = json.loads((run_dir / "train_metrics.json").read_text())["samples_over_max_seq_len"]

@@ -100,7 +100,8 @@ def test_real_detection_refuses_where_nvidia_smi_is_missing():
     result = run("--steps", "tests")
     assert result.returncode == 2
     assert result.stderr.splitlines() == ["error: no CUDA GPU on this machine (nvidia-smi not found): the GPU "
-                                          "check's steps need one (--dry-run lists them; --prepare-wheels runs anywhere)"]
+                                          "check's steps need one (--dry-run lists them; "
+                                          "--prepare-wheels runs anywhere)"]
 
 
 def test_a_step_that_times_out_is_recorded_and_the_next_ones_run(tmp_path):
@@ -109,7 +110,8 @@ def test_a_step_that_times_out_is_recorded_and_the_next_ones_run(tmp_path):
                      bench="true")
     env["GPU_CHECK_TIMEOUT_TESTS"] = "1"
     # the install step's package record says deepspeed is missing: its step is skipped with a clear line
-    env["GPU_CHECK_CMD_INSTALL"] = 'printf "deepspeed MISSING ModuleNotFoundError\\n" > "$GPU_CHECK_RESULTS/packages.txt"'
+    env["GPU_CHECK_CMD_INSTALL"] = ('printf "deepspeed MISSING ModuleNotFoundError\\n" '
+                                    '> "$GPU_CHECK_RESULTS/packages.txt"')
     started = time.monotonic()
     result = run("--results", str(results), "--archive", str(tmp_path / "out" / "check.tgz"), **env)
     assert time.monotonic() - started < 20  # the sleeping step was stopped at its timeout
@@ -193,7 +195,8 @@ def test_install_never_installs_torch_and_builds_deepspeed_without_isolation(tmp
 
 def test_slimming_bitsandbytes_keeps_the_cpu_and_chosen_cuda_builds(tmp_path):
     wheel = tmp_path / "bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl"
-    names = ["bitsandbytes/__init__.py", "bitsandbytes/libbitsandbytes_cpu.so", "bitsandbytes/libbitsandbytes_cuda118.so",
+    names = ["bitsandbytes/__init__.py", "bitsandbytes/libbitsandbytes_cpu.so",
+             "bitsandbytes/libbitsandbytes_cuda118.so",
              "bitsandbytes/libbitsandbytes_cuda130.so", "bitsandbytes/libbitsandbytes_rocm64.so"]
     record = "bitsandbytes-0.50.2.dist-info/RECORD"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -203,7 +206,8 @@ def test_slimming_bitsandbytes_keeps_the_cpu_and_chosen_cuda_builds(tmp_path):
     result = run("--internal-slim-bnb", str(wheel), GPU_CHECK_BNB_CUDA="130", GPU_CHECK_PYTHON=sys.executable)
     assert result.returncode == 0, result.stderr
     assert "dropped 2 others" in result.stdout
-    kept = ["bitsandbytes/__init__.py", "bitsandbytes/libbitsandbytes_cpu.so", "bitsandbytes/libbitsandbytes_cuda130.so"]
+    kept = ["bitsandbytes/__init__.py", "bitsandbytes/libbitsandbytes_cpu.so",
+            "bitsandbytes/libbitsandbytes_cuda130.so"]
     with zipfile.ZipFile(wheel) as archive:
         assert archive.namelist() == kept + [record]
         assert [line.split(",")[0] for line in archive.read(record).decode().splitlines()] == kept + [record]

@@ -13,6 +13,7 @@ from conftest import (REPO_ROOT, TINY_RECORDS, build_tokenizer, encoded_records,
 import v1_000_lora_finetune as finetune
 from ftkit.formatting import ensure_chat_template
 from ftkit.modeling import load_tokenizer
+from ftkit.errors import user_errors_as_exit_codes
 
 
 # ----------------------------------------------------------------------------------------- whole script
@@ -53,11 +54,12 @@ def test_runs_never_overwrite_each_other(tiny_model_dirs, tiny_data, tmp_path):
 
 
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
-def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, failure):
+def test_interrupted_or_failed_run_leaves_no_complete_looking_folder(tiny_model_dirs, tiny_data, tmp_path, monkeypatch,
+                                                                     failure):
     train, validation = tiny_data
     calls = fail_at_step(monkeypatch, 3, failure)
     output = tmp_path / "out"
-    with pytest.raises((SystemExit, RuntimeError)):
+    with pytest.raises((SystemExit, RuntimeError)), user_errors_as_exit_codes():
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=5))
     assert calls["n"] == 3
     assert list(output.iterdir()) == []
@@ -77,7 +79,8 @@ def test_killed_run_cleans_up_its_folder(tiny_model_dirs, tiny_data, tmp_path):
     deadline = time.time() + 120
     # Wait for the run folder itself: on a loaded machine the poll can also catch the short-lived write probe
     # of the output folder check (.write-test-*), which is not what this test is about.
-    in_progress = lambda: [p.name for p in output.iterdir() if not p.name.startswith(".write-test-")] if output.is_dir() else []
+    in_progress = lambda: ([p.name for p in output.iterdir() if not p.name.startswith(".write-test-")]
+                           if output.is_dir() else [])
     while not in_progress() and time.time() < deadline:
         time.sleep(0.2)
     assert [name.startswith(".incomplete-") for name in in_progress()] == [True]
@@ -94,7 +97,8 @@ def test_qlora_trains_on_the_cpu(tiny_model_dirs, tiny_data, tmp_path):
     model = tiny_lora_model(tiny_model_dirs["gemma3"], qlora=True)
     assert any(isinstance(module, bnb.nn.Linear4bit) for module in model.modules())
     train, validation = tiny_data
-    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=4, qlora=True))
+    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=4,
+                                         qlora=True))
     metrics = json.loads((run_dir / "train_metrics.json").read_text())
     assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
 
@@ -124,7 +128,8 @@ def test_bad_line_is_reported_with_file_and_line_number_and_no_traceback(tiny_mo
 
 def test_missing_data_file_and_missing_model_are_clear_errors(tmp_path):
     code, stderr = run_script("--train_file", str(tmp_path / "nope.jsonl"), "--model", str(tmp_path / "my-model"))
-    assert code == 2 and stderr.splitlines()[-1].startswith(f"error: --model {tmp_path / 'my-model'}: not a model directory")
+    assert code == 2 and stderr.splitlines()[-1].startswith(f"error: --model {tmp_path / 'my-model'}: "
+                                                            "not a model directory")
     assert "Traceback" not in stderr
 
 

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 import ftkit.trainer
 import v1_000_lora_finetune as finetune
 from ftkit.settings import parse_settings
+from ftkit.errors import user_errors_as_exit_codes
 
 CONFIGS = REPO_ROOT / "src" / "configs"
 
@@ -102,13 +103,15 @@ def test_early_stopping_and_keep_best(tiny_model_dirs, tiny_data, tmp_path, caps
     best = min(points, key=lambda p: p["validation_loss"])
     assert metrics["optimizer_steps"] < 30 and "stopping early" in capsys.readouterr().out
     assert metrics["optimizer_steps"] == best["step"] + 3  # three evaluations without improvement
-    assert metrics["kept"] == {"which": "best", "step": best["step"], "metric": "validation_loss", "greater_is_better": False}
-    assert metrics["validation_loss"] == pytest.approx(best["validation_loss"], abs=1e-6)  # the saved adapter is the best
+    assert metrics["kept"] == {"which": "best", "step": best["step"], "metric": "validation_loss",
+                               "greater_is_better": False}
+    assert metrics["validation_loss"] == pytest.approx(best["validation_loss"],
+                                                       abs=1e-6)  # the saved adapter is the best
 
 
 def test_keep_best_needs_validation_steps(tiny_model_dirs, tiny_data, tmp_path, capsys):
     train, validation = tiny_data
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", keep="best"))
     assert "--keep best needs --eval_every" in capsys.readouterr().err
 
@@ -119,7 +122,8 @@ def test_keep_best_needs_validation_steps(tiny_model_dirs, tiny_data, tmp_path, 
 def test_killed_run_resumes_to_the_same_result(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capsys):
     train, validation = tiny_data
     common = dict(max_steps=8, eval_every=3)
-    reference = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "reference", **common))
+    reference = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "reference",
+                                           **common))
 
     calls = {"count": 0}
     real_step = ftkit.trainer.accumulate_gradients
@@ -132,7 +136,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_model_dirs, tiny_data, tmp_p
 
     monkeypatch.setattr(ftkit.trainer, "accumulate_gradients", killed_at_step_6)
     output = tmp_path / "interrupted"
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, save_every=2, **common))
     assert exit_info.value.code == 130
     unfinished = next(output.glob(".incomplete-*"))
@@ -159,6 +163,8 @@ def test_checkpoint_is_replaced_whole(tiny_model_dirs, tiny_data, tmp_path, monk
     monkeypatch.setattr(os, "replace", lambda source, target: (renames.append((Path(source).name, Path(target).name)),
                                                                real_replace(source, target)))
     train, validation = tiny_data
-    finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=5, save_every=2))
-    assert ("checkpoint.pt.tmp", "checkpoint.pt") in renames and renames.count(("checkpoint.pt.tmp", "checkpoint.pt")) == 2
+    finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=5,
+                               save_every=2))
+    assert (("checkpoint.pt.tmp", "checkpoint.pt") in renames
+            and renames.count(("checkpoint.pt.tmp", "checkpoint.pt")) == 2)
     assert not list((tmp_path / "out").glob("*/checkpoint.pt*"))

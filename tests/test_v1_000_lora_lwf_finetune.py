@@ -12,18 +12,21 @@ import v1_000_compare_forgetting as compare
 import v1_000_lora_lwf_finetune as lwf
 from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_samples
+from ftkit.errors import user_errors_as_exit_codes
 
 
 def tiny_general_file(tmp_path):
     records = [{"messages": [{"role": "user", "content": "こんにちは"}, {"role": "assistant", "content": "こんにちは、元気です"}]},
-               {"messages": [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi, how are you?"}]}]
+               {"messages": [{"role": "user", "content": "Hello"},
+                             {"role": "assistant", "content": "Hi, how are you?"}]}]
     return write_jsonl(tmp_path / "general.jsonl", records)
 
 
 def test_lwf_script_logs_task_loss_and_kl_and_saves_a_normal_run(tiny_model_dirs, tiny_data, tmp_path, capsys):
     train, validation = tiny_data
     general = tiny_general_file(tmp_path)
-    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train),
+                            validation_file=str(validation),
                             output_dir=str(tmp_path / "out"), rehearsal_file=str(general), rehearsal_ratio=0.2,
                             learning_rate=5e-3, max_steps=6, seed=0)
     run_dir = lwf.main(settings)
@@ -38,7 +41,8 @@ def test_lwf_script_logs_task_loss_and_kl_and_saves_a_normal_run(tiny_model_dirs
 
 def test_lwf_trains_with_a_4bit_base(tiny_model_dirs, tiny_data, tmp_path):
     train, validation = tiny_data
-    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train),
+                            validation_file=str(validation),
                             output_dir=str(tmp_path / "out"), rehearsal_file=str(tiny_general_file(tmp_path)),
                             learning_rate=5e-3, max_steps=4, seed=0, qlora=True)
     history = json.loads((lwf.main(settings) / "train_metrics.json").read_text())["history"]
@@ -47,9 +51,10 @@ def test_lwf_trains_with_a_4bit_base(tiny_model_dirs, tiny_data, tmp_path):
 
 def test_lwf_script_rejects_a_bad_setting(tiny_model_dirs, tiny_data, tmp_path, capsys):
     train, validation = tiny_data
-    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train),
+                            validation_file=str(validation),
                             output_dir=str(tmp_path / "out"), distill_temperature=0.0)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         lwf.main(settings)
     assert exit_info.value.code == 2 and "--distill_temperature" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -58,9 +63,10 @@ def test_lwf_script_rejects_a_bad_setting(tiny_model_dirs, tiny_data, tmp_path, 
 @pytest.mark.parametrize("init", ["pissa", "olora"])
 def test_lwf_refuses_an_init_that_changes_the_base_its_teacher_is(tiny_model_dirs, tiny_data, tmp_path, capsys, init):
     train, validation = tiny_data
-    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train),
+                            validation_file=str(validation),
                             output_dir=str(tmp_path / "out"), lora_init=init)
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         lwf.main(settings)
     assert exit_info.value.code == 2 and f"--lora_init {init} changes the base weights" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -84,7 +90,8 @@ def test_compare_script_trains_both_and_reports_forgetting(tiny_model_dirs, tiny
 
 def test_general_data_files_are_what_the_converter_writes(tmp_path):
     converter = REPO_ROOT / "src" / "v1_000_make_general_data.py"
-    subprocess.run([sys.executable, str(converter), "--out_dir", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, str(converter), "--out_dir", str(tmp_path)], check=True, capture_output=True,
+                   timeout=300)
     for name in ("general_rehearsal.jsonl", "general_heldout.jsonl"):
         assert (tmp_path / name).read_bytes() == (DEFAULT_DATASET_DIR / name).read_bytes(), name
     heldout = {json.dumps(s.messages, ensure_ascii=False) for s in load_samples(tmp_path / "general_heldout.jsonl")}
@@ -111,14 +118,16 @@ def test_lwf_script_records_forgetting_and_lambda_zero_trains_the_plain_loss(tin
         assert forgetting["text_forgetting"] == pytest.approx(
             forgetting["text_perplexity"] / forgetting["base_text_perplexity"] - 1, rel=1e-9)
         assert forgetting["text_perplexity"] != forgetting["base_text_perplexity"]  # trained: the adapter moved
-    assert prompt["forgetting"]["base_text_perplexity"] == pytest.approx(plain["forgetting"]["base_text_perplexity"], rel=1e-5)
+    assert prompt["forgetting"]["base_text_perplexity"] == pytest.approx(plain["forgetting"]["base_text_perplexity"],
+                                                                         rel=1e-5)
     assert "distill_kl" not in plain["history"][-1] and prompt["history"][-1]["distill_kl"] > 0
 
 
 def test_lwf_script_refuses_an_unknown_kl_scope(tiny_model_dirs, tiny_data, tmp_path, capsys):
     train, validation = tiny_data
-    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train), validation_file=str(validation),
+    settings = lwf.Settings(model=str(tiny_model_dirs["gemma3"]), train_file=str(train),
+                            validation_file=str(validation),
                             output_dir=str(tmp_path / "out"), distill_on="everything")
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         lwf.main(settings)
     assert exit_info.value.code == 2 and "--distill_on 'everything'" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from ftkit import DEFAULT_DATASET_DIR
 from ftkit.data import load_samples
 from ftkit.extraction_metrics import parse_json, schema_ok
 from ftkit.task import EXTRACTION_SYSTEM_PROMPT
+from ftkit.errors import user_errors_as_exit_codes
 
 GENERATOR = REPO_ROOT / "src" / "v1_000_make_dataset.py"
 
@@ -107,7 +108,7 @@ def test_a_guideline_violation_is_one_line_and_exit_status_2_even_under_python_O
 def test_sizes_out_of_range_are_one_line_errors(tmp_path, capsys):
     import v1_000_make_dataset as gen
 
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         gen.main(gen.Settings(train_size=0, out_dir=str(tmp_path)))
     assert stopped.value.code == 2
     assert capsys.readouterr().err == "error: --train_size is 0, expected a whole number of at least 1\n"
@@ -142,7 +143,7 @@ def test_an_interrupted_write_leaves_the_previous_files_whole(tmp_path, monkeypa
         (tmp_path / name).write_bytes(content)
     real_fdopen = os.fdopen
     monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: FailingHalfway(real_fdopen(*args, **kwargs)))
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         gen.main(gen.Settings(train_size=30, validation_size=5, out_dir=str(tmp_path)))
     assert stopped.value.code == 2
     message = capsys.readouterr().err

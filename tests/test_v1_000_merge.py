@@ -8,6 +8,7 @@ import pytest
 
 import v1_000_merge as merge
 from conftest import logits, make_perturbed_adapter
+from ftkit.errors import user_errors_as_exit_codes
 
 TEXT = "東京都渋谷区の会社員、山田太郎さん"
 
@@ -61,7 +62,7 @@ def test_default_output_is_beside_the_newest_run_in_bf16_and_never_overwritten(t
     assert prompt.endswith("<start_of_turn>model\n")
 
     before = sorted(p.name for p in first.iterdir())
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         merge.main(merge.Settings(output_dir=str(output_root), output=str(first)))
     assert stopped.value.code == 2
     assert "already exists; merged models are never overwritten" in capsys.readouterr().err
@@ -76,7 +77,7 @@ def test_push_to_hub_without_network_is_one_line_and_keeps_the_folder(tiny_adapt
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     out = tmp_path / "merged"
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(SystemExit) as stopped, user_errors_as_exit_codes():
         merge.main(merge.Settings(output_dir=str(output_root), output=str(out), push_to_hub="someone/tiny-merged"))
     assert stopped.value.code == 2
     err = capsys.readouterr().err
@@ -96,6 +97,6 @@ def test_base_model_comes_from_the_adapter_and_a_missing_one_is_named(tiny_adapt
     (orphan / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "someone/not-here"}))
     # a folder without weights is refused before the base model is looked up
     (orphan / "adapter_model.safetensors").write_bytes(b"")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         merge.main(merge.Settings(adapter=str(orphan)))
     assert "someone/not-here" in capsys.readouterr().err

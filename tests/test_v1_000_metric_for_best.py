@@ -14,6 +14,7 @@ from conftest import settings_for
 
 import v1_000_lora_finetune as finetune
 import v1_000_sweep as sweep
+from ftkit.errors import user_errors_as_exit_codes
 
 
 def scripted_generation_metrics(monkeypatch, values: list) -> list:
@@ -25,7 +26,8 @@ def scripted_generation_metrics(monkeypatch, values: list) -> list:
         calls.append(value)
         return {"samples": len(answers), "name_set_f1": value, "fp_rate_on_negative": 1 - value}
 
-    monkeypatch.setattr(finetune, "generate_answers", lambda model, tokenizer, conversations, **kw: ["{}"] * len(conversations))
+    monkeypatch.setattr(finetune, "generate_answers",
+                        lambda model, tokenizer, conversations, **kw: ["{}"] * len(conversations))
     monkeypatch.setattr(finetune, "extraction_metrics", fake_metrics)
     return calls
 
@@ -58,7 +60,8 @@ def test_greater_is_better_false_turns_the_choice_around(tiny_model_dirs, tiny_d
     run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", max_steps=4,
                                          eval_every=1, eval_generate=1, keep="best", metric_for_best="name_set_f1",
                                          greater_is_better=False))
-    assert metrics_of(run_dir)["kept"] == {"which": "best", "step": 4, "metric": "name_set_f1", "greater_is_better": False}
+    assert metrics_of(run_dir)["kept"] == {"which": "best", "step": 4, "metric": "name_set_f1",
+                                           "greater_is_better": False}
 
 
 def test_early_stopping_waits_for_the_metric_to_improve(tiny_model_dirs, tiny_data, tmp_path, monkeypatch, capsys):
@@ -77,7 +80,8 @@ def test_early_stopping_waits_for_the_metric_to_improve(tiny_model_dirs, tiny_da
     ({"metric_for_best": "name_f1"}, "--metric_for_best is 'name_f1', expected validation_loss or a generation metric: "
                                      "json_parse_rate, schema_ok_rate, person_presence_f1, name_set_f1,"),
     ({"metric_for_best": "name_set_f1"}, "--metric_for_best name_set_f1 needs --eval_generate N"),
-    ({"metric_for_best": "name_set_f1", "eval_generate": 4, "validation_file": ""}, "--metric_for_best name_set_f1 needs a --validation_file"),
+    ({"metric_for_best": "name_set_f1", "eval_generate": 4, "validation_file": ""},
+     "--metric_for_best name_set_f1 needs a --validation_file"),
 ])
 def test_a_metric_that_cannot_be_measured_is_one_line_before_the_model_loads(tiny_model_dirs, tiny_data, tmp_path,
                                                                                monkeypatch, capsys, overrides, message):
@@ -87,7 +91,7 @@ def test_a_metric_that_cannot_be_measured_is_one_line_before_the_model_loads(tin
     monkeypatch.setattr(finetune, "ensure_base_model", never)
     monkeypatch.setattr(finetune, "load_base_model", never)
     train, validation = tiny_data
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, tmp_path / "out", **overrides))
     [line] = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and line.startswith(f"error: {message}")
@@ -101,7 +105,8 @@ def results(**values):
 
 
 def test_the_sweep_ranks_with_the_same_inference():
-    runs = results(a={"name_set_f1": 0.3, "fp_rate_on_negative": 0.1}, b={"name_set_f1": 0.7, "fp_rate_on_negative": 0.4})
+    runs = results(a={"name_set_f1": 0.3, "fp_rate_on_negative": 0.1},
+                   b={"name_set_f1": 0.7, "fp_rate_on_negative": 0.4})
     assert [r["name"] for r in sweep.ranked(runs, "name_set_f1")] == ["b", "a"]
     assert [r["name"] for r in sweep.ranked(runs, "fp_rate_on_negative")] == ["a", "b"]
     assert [r["name"] for r in sweep.ranked(runs, "name_set_f1", greater_is_better=False)] == ["a", "b"]
@@ -114,7 +119,7 @@ def test_the_sweep_ranks_with_the_same_inference():
 def test_the_sweep_refuses_a_metric_its_runs_do_not_measure_before_any_run(tmp_path, capsys, metric, base, message):
     sweep_file = tmp_path / "sweep.yml"
     sweep_file.write_text(yaml.safe_dump({"base": base, "points": [{}, {"use_dora": True}]}))
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         sweep.main(sweep.Settings(sweep_file=str(sweep_file), metric=metric, output_dir=str(tmp_path / "out")))
     assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {message}")
     assert not (tmp_path / "out").exists()
@@ -146,7 +151,8 @@ def test_sweep_points_are_one_run_each_ranked_by_a_generation_metric(tiny_model_
 def test_the_lora_variants_sweep_file_is_valid():
     from ftkit import REPO_ROOT
 
-    settings = sweep.Settings(sweep_file=str(REPO_ROOT / "src" / "configs" / "sweep_lora_variants.yml"), metric="name_set_f1")
+    settings = sweep.Settings(sweep_file=str(REPO_ROOT / "src" / "configs" / "sweep_lora_variants.yml"),
+                              metric="name_set_f1")
     base, grid = sweep.read_grid(settings, finetune.Settings)
     sweep.check_sweep_metric(settings, base, grid)
     points = sweep.grid_points(grid, 0, 0)

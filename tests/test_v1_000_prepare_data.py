@@ -6,6 +6,7 @@ import pytest
 from conftest import TINY_RECORDS, write_jsonl
 
 import v1_000_prepare_data as prepare
+from ftkit.errors import user_errors_as_exit_codes
 
 
 def read(path):
@@ -43,13 +44,13 @@ def test_target_ratio_is_met_and_shuffle_is_seeded(source, tmp_path):
 def test_bad_input_line_is_named(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(TINY_RECORDS[0], ensure_ascii=False) + '\n{"oops": 1}\n', encoding="utf-8")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         prepare.main(prepare.Settings(input=[str(bad)], output=str(tmp_path / "out.jsonl")))
     assert f"{bad}:2: record matches no schema (keys: oops)" in capsys.readouterr().err
     assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_impossible_ratio_is_refused(source, tmp_path, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         prepare.main(prepare.Settings(input=[str(source)], output=str(tmp_path / "o.jsonl"), negative_ratio=0.6))
     assert "needs 45 negatives but the input has 10" in capsys.readouterr().err

@@ -6,11 +6,13 @@ import pytest
 import yaml
 
 import v1_000_sweep as sweep
+from ftkit.errors import user_errors_as_exit_codes
 
 
 def base_config(tmp_path, model_dir, train, validation):
     path = tmp_path / "base.yml"
-    path.write_text(yaml.safe_dump({"model": str(model_dir), "train_file": str(train), "validation_file": str(validation),
+    path.write_text(yaml.safe_dump({"model": str(model_dir), "train_file": str(train),
+                                    "validation_file": str(validation),
                                     "max_steps": 3, "seed": 0}))
     return path
 
@@ -44,7 +46,7 @@ def test_a_failed_run_is_reported_and_the_sweep_goes_on(tiny_model_dirs, tiny_da
 
 
 def test_unknown_setting_stops_the_sweep_before_any_run(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, user_errors_as_exit_codes():
         sweep.main(sweep.Settings(grid="learning_rat=1e-4,2e-4", output_dir=str(tmp_path / "out")))
     assert exit_info.value.code == 2 and "unknown setting 'learning_rat'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -60,7 +62,8 @@ def test_an_lwf_sweep_shows_forgetting_and_draws_the_tradeoff(tiny_model_dirs, t
     values = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**values, "rehearsal_file": str(general), "forgetting_file": str(general),
                                       "eval_generate": 2}))
-    settings = sweep.Settings(grid="distill_lambda=0,0.5", script=str(sweep.REPO_ROOT / "src" / "v1_000_lora_lwf_finetune.py"),
+    settings = sweep.Settings(grid="distill_lambda=0,0.5",
+                              script=str(sweep.REPO_ROOT / "src" / "v1_000_lora_lwf_finetune.py"),
                               metric="name_set_f1", output_dir=str(tmp_path / "out"), base_config=str(config))
     sweep_dir, results = sweep.main(settings)
     assert [r["status"] for r in results] == ["ok", "ok"]

@@ -6,6 +6,7 @@ import pytest
 from conftest import fail_at_step, mlflow_client, settings_for
 
 import v1_000_lora_finetune as finetune
+from ftkit.errors import user_errors_as_exit_codes
 
 pytest.importorskip("mlflow")  # in requirements.txt; the kit itself runs without it (--report_to auto -> none)
 
@@ -31,7 +32,8 @@ def test_default_run_is_recorded_in_a_local_mlflow_store(tiny_model_dirs, tiny_d
     assert [m.step for m in validation_losses] == [2, 4]
     assert run.data.metrics["final_validation_loss"] == pytest.approx(metrics["validation_loss"])
     assert run.data.metrics["final_train_loss"] == pytest.approx(metrics["final_train_loss"])
-    assert run.data.metrics["generation_json_parse_rate"] == pytest.approx(metrics["generation_metrics"]["json_parse_rate"])
+    assert (run.data.metrics["generation_json_parse_rate"]
+            == pytest.approx(metrics["generation_metrics"]["json_parse_rate"]))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"loss_curve.png", "config.yml", "train_metrics.json"} <= artifacts
 
@@ -41,7 +43,8 @@ def test_failed_run_is_marked_failed_and_leaves_no_run_folder(tiny_model_dirs, t
     fail_at_step(monkeypatch, 2)
     output = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4, report_to="mlflow"))
+        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4,
+                                   report_to="mlflow"))
     client = mlflow_client(output)
     [run] = client.search_runs([client.get_experiment_by_name("lora").experiment_id])
     assert run.info.status == "FAILED"
@@ -69,9 +72,10 @@ def test_tensorboard_events_hold_the_per_step_loss(tiny_model_dirs, tiny_data, t
 def test_report_to_none_writes_no_store_and_a_wrong_value_is_refused(tiny_model_dirs, tiny_data, tmp_path, capsys):
     train, validation = tiny_data
     output = tmp_path / "out"
-    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=1, report_to="none"))
+    run_dir = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=1,
+                                         report_to="none"))
     assert [p.name for p in output.iterdir()] == [run_dir.name]
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit), user_errors_as_exit_codes():
         finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, report_to="comet"))
     assert "--report_to is 'comet', expected one of: auto, none, mlflow, tensorboard, wandb" in capsys.readouterr().err
 
@@ -88,4 +92,5 @@ def test_a_tracker_that_fails_does_not_fail_the_run(tiny_model_dirs, tiny_data, 
                                          report_to="mlflow"))
     assert (run_dir / "adapter_model.safetensors").is_file()
     errors = capsys.readouterr().err
-    assert errors.count("[tracking] MlflowTracker failed, no more tracking in this run: tracking server unreachable") == 1
+    assert errors.count("[tracking] MlflowTracker failed, no more tracking in this run: "
+                        "tracking server unreachable") == 1

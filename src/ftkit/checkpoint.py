@@ -43,7 +43,8 @@ def read_checkpoint(path: str | Path) -> dict:
             f"{path}: not a readable checkpoint of the kit ({reason}); this run cannot be resumed, start a new "
             "one (the folder is left as it is)") from None
     if not isinstance(state, dict) or any(key not in state for key in CHECKPOINT_KEYS):
-        raise UnreadableCheckpoint(f"{path}: not a checkpoint of the kit (keys: {sorted(state) if isinstance(state, dict) else type(state).__name__}); "
+        raise UnreadableCheckpoint(f"{path}: not a checkpoint of the kit "
+                                   f"(keys: {sorted(state) if isinstance(state, dict) else type(state).__name__}); "
                                    "this run cannot be resumed: start a new one (the folder is left as it is)")
     return state
 

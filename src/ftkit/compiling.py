@@ -3,7 +3,8 @@
 Why: on a CPU most of a LoRA step that is not a matrix product is element-wise work (RMSNorm in fp32, casts
 between bf16 and the fp32 LoRA weights, rotary embeddings, LoRA scaling, GELU), each op a pass over memory;
 inductor fuses them. Measured on the default run (2-core Xeon, bf16): about 1.2x the tokens/s of eager mode,
-for half a minute to a minute of compiling at the start. So `--compile auto` compiles only runs long enough to gain from it.
+for half a minute to a minute of compiling at the start. So `--compile auto` compiles only runs long enough to
+gain from it.
 
 Each decoder layer is compiled on its own (`nn.Module.compile`): the layers share one code object, so inductor
 compiles one graph per layer kind and reuses it, and the embedding, the mask building and the chunked loss head
@@ -42,7 +43,7 @@ def should_compile(choice: str, *, planned_steps: int, parameters: int, qlora: b
         reasons.append("several processes")
     if reasons:
         return False
-    log(f"[compile] compiling the decoder layers with torch.compile (about a minute, then faster steps; "
+    log("[compile] compiling the decoder layers with torch.compile (about a minute, then faster steps; "
         "--compile false to skip)")
     return True
 
@@ -100,7 +101,8 @@ def compile_with_fallback(model, warmup_batches, run_batch, log=print) -> bool:
         if "out of memory" in str(error).lower():
             raise
         uncompile_decoder_layers(model)
-        log(f"[compile] torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}); "
+        log(f"[compile] torch.compile failed ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:160] if str(error) else ''}); "
             "training without it")
         return False
     finally:

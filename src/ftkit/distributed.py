@@ -64,8 +64,10 @@ class Processes:
     def describe(self) -> str:
         if not self.several:
             return "1 process"
-        engine = f"DeepSpeed ZeRO-{self.accelerator.state.deepspeed_plugin.zero_stage}" if self.uses_deepspeed else "DDP"
-        return f"{self.world_size} processes ({engine}, {self.accelerator.state.backend} on {self.accelerator.device.type})"
+        engine = (f"DeepSpeed ZeRO-{self.accelerator.state.deepspeed_plugin.zero_stage}" if self.uses_deepspeed
+                  else "DDP")
+        return (f"{self.world_size} processes ({engine}, "
+                f"{self.accelerator.state.backend} on {self.accelerator.device.type})")
 
     @contextlib.contextmanager
     def quiet(self):

@@ -1,4 +1,4 @@
-"""One exception type for mistakes a user can make, turned into a one-line message by `exit_on_user_error`."""
+"""One exception type for mistakes a user can make, and what the command line makes of it: one line, exit status 2."""
 
 import contextlib
 import errno
@@ -22,27 +22,44 @@ class KitError(Exception):
 
 
 def exit_on_user_error(main):
-    """Decorator for a script's `main()`: a KitError becomes `error: <message>` on stderr and exit status 2.
-
-    SIGTERM and SIGHUP get the same clean-up as Ctrl-C (exit status 130); the handlers are put back afterwards,
-    so a notebook or a test that calls `main()` keeps its own. Secrets in the message are masked (redaction.py).
-    """
+    """Decorator form of `user_errors_as_exit_codes`, kept for scripts copied from earlier versions, whose
+    `main()` carries it; scripts now keep `main()` plain and wrap it in `ftkit.cli.run_cli` instead."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
-        previous = install_stop_handlers()
-        try:
+        with user_errors_as_exit_codes():
             return main(*args, **kwargs)
-        except KitError as error:
-            print(f"error: {one_line(error)}", file=sys.stderr)
-            raise SystemExit(2) from None
-        except KeyboardInterrupt as error:
-            print(f"interrupted ({error})" if str(error) else "interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-        finally:
-            restore_handlers(previous)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def user_errors_as_exit_codes():
+    """What the command line makes of an error: a KitError becomes `error: <message>` on stderr and exit status 2,
+    Ctrl-C, SIGTERM and SIGHUP become `interrupted` and exit status 130. Secrets in the message are masked.
+
+    SIGTERM and SIGHUP get Ctrl-C's clean-up for the duration of the block only (see `stop_signals_interrupt`).
+    """
+    try:
+        with stop_signals_interrupt():
+            yield
+    except KitError as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt as error:
+        print(f"interrupted ({error})" if str(error) else "interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt():
+    """SIGTERM and SIGHUP raise KeyboardInterrupt inside the block, as Ctrl-C does, so that a killed run cleans up
+    the same way; the handlers found are put back afterwards, so a notebook or a test keeps its own."""
+    previous = install_stop_handlers()
+    try:
+        yield
+    finally:
+        restore_handlers(previous)
 
 
 def install_stop_handlers() -> dict:

@@ -56,7 +56,8 @@ def persons_of(value) -> list:
     for person in value["persons"]:
         if isinstance(person, dict) and isinstance(person.get("name"), str) and person["name"].strip():
             address = person.get("address")
-            pairs.append((normalise(person["name"]), normalise(address) if isinstance(address, str) and address.strip() else None))
+            pairs.append((normalise(person["name"]),
+                          normalise(address) if isinstance(address, str) and address.strip() else None))
     return pairs
 
 

@@ -81,7 +81,8 @@ def encode_sample(sample: Sample, tokenizer, train_on_all_tokens: bool = False) 
         completion_ids = tokenizer(sample.completion, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
         encoded = Encoded(prompt_ids + completion_ids, [IGNORE_INDEX] * len(prompt_ids) + completion_ids)
     else:
-        ids = [tokenizer.bos_token_id] + tokenizer(sample.text, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+        ids = ([tokenizer.bos_token_id] + tokenizer(sample.text, add_special_tokens=False).input_ids
+               + [tokenizer.eos_token_id])
         encoded = Encoded(ids, list(ids))
     if train_on_all_tokens:
         encoded.labels = list(encoded.input_ids)
@@ -177,7 +178,8 @@ def make_micro_batches(encoded: list[Encoded], micro_batch_size: int, packing: b
     return [rows[start : start + micro_batch_size] for start in range(0, len(rows), micro_batch_size)]
 
 
-def make_token_micro_batches(encoded: list[Encoded], micro_batch_tokens: int, packing: bool, max_seq_len: int, seed: int):
+def make_token_micro_batches(encoded: list[Encoded], micro_batch_tokens: int, packing: bool, max_seq_len: int,
+                             seed: int):
     """Micro-batches bounded by tokens rather than by samples, in a seeded random order.
 
     Memory follows tokens (rows x longest row, padding included), not the number of samples, so a budget in

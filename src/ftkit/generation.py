@@ -50,7 +50,8 @@ def generate_answers(model, tokenizer, conversations: list, max_new_tokens: int 
     progress = tqdm(total=len(prompts), desc=desc, unit="sample", dynamic_ncols=True)
     for start in range(0, len(order), batch_size):
         indices = order[start : start + batch_size]
-        batch = tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        batch = tokenizer([prompts[i] for i in indices], return_tensors="pt", padding=True,
+                          add_special_tokens=False).to(device)
         output = model.generate(**batch, **kwargs)
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         for index, tokens in zip(indices, new_tokens):

@@ -44,7 +44,8 @@ def model_architecture(model) -> str:
     names = list(getattr(model.config, "architectures", None) or []) or [type(model).__name__]
     architecture = names[0]
     if architecture not in SUPPORTED_ARCHITECTURES:
-        raise KitError(f"GGUF export of {architecture} is not supported yet (supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
+        raise KitError(f"GGUF export of {architecture} is not supported yet "
+                       f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
     return architecture
 
 
@@ -112,7 +113,8 @@ def rope(config, layer_type: str | None = None) -> dict:
     if layer_type and layer_type in parameters:
         parameters = dict(parameters[layer_type])
     if "rope_theta" not in parameters:  # older transformers: plain attributes
-        parameters["rope_theta"] = config.rope_local_base_freq if layer_type == "sliding_attention" else config.rope_theta
+        parameters["rope_theta"] = (config.rope_local_base_freq if layer_type == "sliding_attention"
+                                    else config.rope_theta)
     parameters.setdefault("rope_type", "default")
     return parameters
 
@@ -125,21 +127,26 @@ def add_rope_scaling(writer, parameters: dict, architecture: str) -> None:
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(parameters["factor"])
     elif kind != "default":
-        raise KitError(f"GGUF export of {architecture} with rope scaling '{kind}' is not supported yet (default and linear are)")
+        raise KitError(f"GGUF export of {architecture} with rope scaling '{kind}' is not supported yet "
+                       "(default and linear are)")
 
 
 def add_gemma3_parameters(writer, config) -> None:
     layer_types = list(config.layer_types)
     # llama.cpp does not read these from the file: it hard-codes Gemma 3's choices. Refuse a model that differs
     # rather than write a file that llama.cpp would run as another model.
-    expected_scalar = config.hidden_size / config.num_attention_heads if config.num_hidden_layers == 62 else config.head_dim
+    expected_scalar = (config.hidden_size / config.num_attention_heads if config.num_hidden_layers == 62
+                       else config.head_dim)
     if config.query_pre_attn_scalar != expected_scalar:
-        raise KitError(f"GGUF export of Gemma3ForCausalLM: query_pre_attn_scalar is {config.query_pre_attn_scalar}, but "
+        raise KitError(f"GGUF export of Gemma3ForCausalLM: query_pre_attn_scalar is "
+                       f"{config.query_pre_attn_scalar}, but "
                        f"llama.cpp scales attention by 1/sqrt({expected_scalar:g}) for this model")
     if getattr(config, "attn_logit_softcapping", None) is not None:
-        raise KitError("GGUF export of Gemma3ForCausalLM: attention logit soft-capping is not supported by llama.cpp's Gemma 3")
+        raise KitError("GGUF export of Gemma3ForCausalLM: attention logit soft-capping is not supported by "
+                       "llama.cpp's Gemma 3")
     if config.hidden_activation != "gelu_pytorch_tanh":
-        raise KitError(f"GGUF export of Gemma3ForCausalLM: activation {config.hidden_activation} (llama.cpp uses gelu_pytorch_tanh)")
+        raise KitError(f"GGUF export of Gemma3ForCausalLM: activation {config.hidden_activation} "
+                       "(llama.cpp uses gelu_pytorch_tanh)")
     add_transformer_shape(writer, config)
     writer.add_key_length(config.head_dim)
     writer.add_value_length(config.head_dim)
@@ -248,7 +255,8 @@ def add_tensors(writer, model, gguf_arch, gguf_type: str, log=print) -> None:
                 fallbacks.append(gguf_name)  # rows not a multiple of the 32-value block: llama.cpp falls back too
             writer.add_tensor(gguf_name, array.astype(np.float16))
     if fallbacks:
-        log(f"[gguf] {len(fallbacks)} tensors kept in f16 (row length not a multiple of 32): {', '.join(fallbacks[:3])}")
+        log(f"[gguf] {len(fallbacks)} tensors kept in f16 (row length not a multiple of 32): "
+            f"{', '.join(fallbacks[:3])}")
 
 
 # ---- tokenizer --------------------------------------------------------------------------------------------
@@ -261,7 +269,8 @@ def add_tokenizer(writer, tokenizer, embedding_rows: int, gemma: bool) -> None:
         raise KitError(f"GGUF export: tokenizer model {spec['model']['type']} is not supported yet (BPE is)")
     by_id = {index: token for token, index in tokenizer.get_vocab().items()}
     if max(by_id) >= embedding_rows:
-        raise KitError(f"GGUF export: the tokenizer has token id {max(by_id)}, beyond the model's {embedding_rows} embeddings")
+        raise KitError(f"GGUF export: the tokenizer has token id {max(by_id)}, "
+                       f"beyond the model's {embedding_rows} embeddings")
     added = {entry["id"]: entry for entry in spec.get("added_tokens", [])}
     if is_byte_level(spec):
         add_byte_level_vocabulary(writer, spec, by_id, added, embedding_rows)
@@ -275,7 +284,8 @@ def add_tokenizer(writer, tokenizer, embedding_rows: int, gemma: bool) -> None:
         if token_id is not None:
             {"bos": writer.add_bos_token_id, "eos": writer.add_eos_token_id, "unk": writer.add_unk_token_id,
              "pad": writer.add_pad_token_id}[kind](token_id)
-    end_of_turn = next((tokenizer.get_vocab()[token] for token in END_OF_TURN_TOKENS if token in tokenizer.get_vocab()), None)
+    end_of_turn = next((tokenizer.get_vocab()[token] for token in END_OF_TURN_TOKENS if token in tokenizer.get_vocab()),
+                       None)
     if end_of_turn is not None:
         writer.add_eot_token_id(end_of_turn)  # the turn end (Gemma's, ChatML's, Llama 3's): llama.cpp stops there too
     sample = tokenizer("a").input_ids
@@ -489,7 +499,8 @@ class Modelfile:
     mismatches: list  # sample conversations the TEMPLATE does not write as the chat template does
 
 
-def modelfile_text(gguf_name: str, tokenizer, system_prompt: str | None = None, add_bos: bool | None = None) -> Modelfile:
+def modelfile_text(gguf_name: str, tokenizer, system_prompt: str | None = None,
+                   add_bos: bool | None = None) -> Modelfile:
     """A Modelfile for `ollama create NAME -f FILE` next to `gguf_name`: FROM the file, the adapter's chat format
     as TEMPLATE, its end-of-turn token as stop, `system_prompt` (else the template's own default) as SYSTEM,
     greedy decoding. `mismatches` lists the sample conversations whose prompt the TEMPLATE would not write
@@ -499,7 +510,8 @@ def modelfile_text(gguf_name: str, tokenizer, system_prompt: str | None = None, 
     system = system_prompt or (template_default_system(tokenizer, family, add_bos) if family else None)
     if system and '"""' in system:
         raise KitError('the system prompt contains """, which a Modelfile cannot quote; pass another --system_prompt')
-    lines = [f"# Ollama model of {gguf_name}, written by src/v1_000_export_gguf.py; use: ollama create NAME -f THIS_FILE",
+    lines = [f"# Ollama model of {gguf_name}, written by src/v1_000_export_gguf.py; "
+             "use: ollama create NAME -f THIS_FILE",
              f"FROM ./{gguf_name}"]
     mismatches = []
     if family:
@@ -515,7 +527,8 @@ def modelfile_text(gguf_name: str, tokenizer, system_prompt: str | None = None, 
         lines.append(f'TEMPLATE """{template}"""')
     else:
         stop = [tokenizer.eos_token] if tokenizer.eos_token else []
-        lines.append("# a chat format the kit does not know (it knows Gemma, ChatML, Llama 3): Ollama chooses a TEMPLATE "
+        lines.append("# a chat format the kit does not know (it knows Gemma, ChatML, Llama 3): "
+                     "Ollama chooses a TEMPLATE "
                      "from the chat template inside the file")
     if system:
         lines.append(f'SYSTEM """{system}"""')
@@ -583,7 +596,8 @@ def _parse_block(tokens: list, index: int, stops: tuple):
         else:
             assignment = re.match(r"^(\$\w+)\s*(:?=)\s*(.*)$", value, re.S)
             if assignment:
-                nodes.append(("set", assignment.group(1), assignment.group(2) == ":=", _parse_pipeline(assignment.group(3))))
+                nodes.append(("set", assignment.group(1), assignment.group(2) == ":=",
+                              _parse_pipeline(assignment.group(3))))
             else:
                 nodes.append(("output", _parse_pipeline(value)))
             index += 1

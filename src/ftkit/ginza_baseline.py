@@ -43,7 +43,8 @@ def load_ginza():
     try:
         return spacy.load(MODEL_NAME)
     except (OSError, ImportError) as error:
-        raise KitError(f"could not load {MODEL_NAME} ({first_line(error)}); reinstall it with: {INSTALL_HINT}") from None
+        raise KitError(f"could not load {MODEL_NAME} ({first_line(error)}); "
+                       f"reinstall it with: {INSTALL_HINT}") from None
 
 
 def persons_of_doc(doc) -> list[str]:

@@ -65,7 +65,8 @@ def head_loss_sums(hidden, weight, targets, softcap, chunk_size, teacher_hidden=
         task_sum += -(picked * has_target).sum()
         gradient = None
         if teacher_hidden is not None:
-            teacher_log_probs = torch.log_softmax(capped_logits(teacher_hidden[rows], weight, softcap).div_(temperature), dim=-1)
+            teacher_log_probs = torch.log_softmax(capped_logits(teacher_hidden[rows], weight, softcap)
+                                                  .div_(temperature), dim=-1)
             student_log_probs = log_probs if temperature == 1.0 else torch.log_softmax(logits / temperature, dim=-1)
             teacher_probs = teacher_log_probs.exp()
             chunk_kl = kl_weight[rows]
@@ -117,7 +118,8 @@ def head_loss(hidden, weight, targets, softcap, chunk_size, teacher_hidden=None,
         if weight.requires_grad:
             raise KitError("the output head is trainable here, but the kit's loss keeps it frozen; "
                            "leave lm_head out of --lora_target_modules")
-        return HeadLoss.apply(hidden, weight, targets, softcap, chunk_size, teacher_hidden, kl_weight, kl_scale, temperature)
+        return HeadLoss.apply(hidden, weight, targets, softcap, chunk_size, teacher_hidden, kl_weight, kl_scale,
+                              temperature)
     task_sum, kl_sum, _ = head_loss_sums(hidden, weight, targets, softcap, chunk_size, teacher_hidden, kl_weight,
                                          kl_scale, temperature)
     return task_sum + kl_scale * kl_sum, task_sum, kl_sum

@@ -1,7 +1,7 @@
 """Merging a LoRA adapter into its base model: one standalone Hugging Face directory that needs no peft.
 
-`open_adapter` and `new_output_path` are the opening the merge, GGUF export and export check scripts share: which
-adapter, which base model, which new file or folder. `merge_adapter` folds the low-rank update into the base
+`AdapterSettings`, `open_adapter` and `new_output_path` are the opening the merge, GGUF export and export check
+scripts share: which adapter, which base model, which new file or folder. `merge_adapter` folds the low-rank update into the base
 weights with peft's own `merge_and_unload` (in fp32, then cast, so that bf16 rounding happens once);
 `save_merged` writes the result complete or not at all, the way run folders are written; `push_to_hub` uploads it.
 """
@@ -9,8 +9,10 @@ weights with peft's own `merge_and_unload` (in fp32, then cast, so that bf16 rou
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import DEFAULT_OUTPUT_ROOT
 from .errors import KitError, first_line
 from .files import free_name, write_json
 
@@ -32,6 +34,17 @@ def merge_adapter(base_model_dir: str | Path, adapter_dir: str | Path, dtype=Non
     merged.config.dtype = dtype or torch.float32
     merged.eval()
     return merged, tokenizer
+
+
+@dataclass
+class AdapterSettings:
+    """The first settings of a script that works on a trained adapter (merge, GGUF export, its check): a script's
+    own Settings adds its fields to these (`class Settings(AdapterSettings)`), and `open_adapter` reads them."""
+    adapter: str = field(default="", metadata={
+        "help": "adapter (run) folder; default: the newest finished run under --output_dir"})
+    output_dir: str = field(default=str(DEFAULT_OUTPUT_ROOT), metadata={"help": "where runs are looked up"})
+    model: str = field(default="", metadata={
+        "help": "base model directory; default: the one the adapter was trained on (named in its adapter_config.json)"})
 
 
 def open_adapter(adapter: str | None, output_dir: str | Path, model: str = "") -> tuple[Path, str, Path]:

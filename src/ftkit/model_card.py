@@ -28,7 +28,8 @@ CARD_MARK = "<!-- written by ftkit (src/ftkit/model_card.py); refresh_model_card
 PEFT_TEMPLATE_MARK = "[More Information Needed]"
 
 # The packaged base models (ftkit.base_model.PACKAGED_MODELS) and the Hub model each one is a copy of.
-PACKAGED_HUB_IDS = {"gemma-3-270m": "google/gemma-3-270m", "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+PACKAGED_HUB_IDS = {"gemma-3-270m": "google/gemma-3-270m",
+                    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 GEMMA_TERMS = "https://ai.google.dev/gemma/terms"
 GEMMA_POLICY = "https://ai.google.dev/gemma/prohibited_use_policy"
@@ -57,17 +58,20 @@ BUNDLED_DATA = {
     "general_rehearsal.jsonl": GENERAL,
     "general_heldout.jsonl": GENERAL,
     "realistic_test.jsonl": "sentences written by hand for the kit, annotated by the task's guideline (README)",
-    "realistic_test_hard.jsonl": "sentences written by hand for the kit; notice: `tmp_docker/dataset/REALISTIC_TEST_HARD.md`",
+    "realistic_test_hard.jsonl": ("sentences written by hand for the kit; notice: "
+                                  "`tmp_docker/dataset/REALISTIC_TEST_HARD.md`"),
 }
 DATA_ROLES = {"train_file": "training", "validation_file": "validation", "rehearsal_file": "rehearsal (general data)",
               "forgetting_file": "held out (forgetting measured, never trained on)"}
 
 BUNDLED_TASK = ("Extracting the persons (real individuals) named in a Japanese news text and their addresses, as JSON: "
-                '`{"persons": [{"name": …, "address": …}]}`, every person once, in order of first appearance, the address '
-                'only where the text gives that person\'s residence, `{"persons": []}` when nobody is named (the bundled '
+                '`{"persons": [{"name": …, "address": …}]}`, every person once, in order of first appearance, '
+                'the address only where the text gives that person\'s residence, `{"persons": []}` when nobody '
+                'is named (the bundled '
                 "task of the kit; its annotation guideline is in the kit's README).")
 METRIC_ROWS = ("json_parse_rate", "schema_ok_rate", "person_presence_f1", "name_set_f1", "address_set_f1",
-               "name_exact_match_rate", "address_exact_match_rate", "all_fields_exact_match_rate", "fp_rate_on_negative")
+               "name_exact_match_rate", "address_exact_match_rate", "all_fields_exact_match_rate",
+               "fp_rate_on_negative")
 
 
 # ---- paths ---------------------------------------------------------------------------------------------------
@@ -163,7 +167,8 @@ def read_run(run_dir: str | Path, name: str | None = None) -> RunInfo:
     return RunInfo(name=name, folder=run_dir, settings=settings, metrics=read_json(run_dir / "train_metrics.json"),
                    adapter_config=adapter_config, evaluations=read_json(run_dir / "metrics.json"),
                    libraries=run.get("libraries") or {}, python=run.get("python"), git_commit=run.get("git_commit"),
-                   base=describe_base_model(adapter_config.get("base_model_name_or_path") or settings.get("model") or ""),
+                   base=describe_base_model(adapter_config.get("base_model_name_or_path") or settings.get("model")
+                                            or ""),
                    data=describe_data(settings, run.get("data_sha256") or {}))
 
 
@@ -328,7 +333,8 @@ def base_section(info: RunInfo) -> list[str]:
         lines.append(f"A local model directory, `{base.shown}`" + (f" ({base.model_type})" if base.model_type else "")
                      + "; it has no Hugging Face Hub id that the kit knows.")
     if base.built_from:
-        lines += ["", f"The kit trained on a folder it built itself (`{base.shown if not base.hub_id else packaged_folder(base)}`): "
+        lines += ["", f"The kit trained on a folder it built itself "
+                      f"(`{base.shown if not base.hub_id else packaged_folder(base)}`): "
                   + base.built_from.replace("\n", " ")]
         if base.hub_id and "dequantized" in base.built_from:
             lines.append(f"The adapter loads on the original `{base.hub_id}` as well (same architecture and shapes); "
@@ -365,7 +371,8 @@ def data_section(info: RunInfo) -> list[str]:
         used = info.metrics.get("train_samples")
         skipped = (info.metrics.get("samples_over_max_seq_len") or {}).get("train")
         if used is not None:
-            lines += ["", f"Trained on {used} samples" + (f" ({skipped} over --max_seq_len were {info.settings.get('too_long', 'skip')}ped)"
+            lines += ["", f"Trained on {used} samples" + (f" ({skipped} over --max_seq_len were "
+                                                          f"{info.settings.get('too_long', 'skip')}ped)"
                                                         if skipped else "") + "."]
     return lines + [""]
 
@@ -377,7 +384,8 @@ def settings_section(info: RunInfo) -> list[str]:
         targets = ", ".join(sorted(targets))
     parameters = config.get("target_parameters")
     if parameters:
-        targets = f"{targets}; parameters {', '.join(parameters) if isinstance(parameters, (list, tuple)) else parameters}"
+        targets = (f"{targets}; parameters "
+                   f"{', '.join(parameters) if isinstance(parameters, (list, tuple)) else parameters}")
     micro = s.get("micro_batch_tokens") or s.get("max_seq_len")
     precision = s.get("precision", "n/a")
     if s.get("qlora"):
@@ -387,7 +395,8 @@ def settings_section(info: RunInfo) -> list[str]:
     else:
         schedule = f"{s.get('epochs')} epoch(s)"
     rows = [
-        ("LoRA rank r / alpha / dropout", f"{config.get('r', s.get('lora_r'))} / {config.get('lora_alpha', s.get('lora_alpha'))} / "
+        ("LoRA rank r / alpha / dropout", f"{config.get('r', s.get('lora_r'))} / "
+                                          f"{config.get('lora_alpha', s.get('lora_alpha'))} / "
                                           f"{config.get('lora_dropout', s.get('lora_dropout'))}"),
         ("LoRA targets", f"{targets or s.get('lora_target_modules')}"),
         ("learning rate", f"{s.get('learning_rate')} peak, cosine to {s.get('min_learning_rate', 0)} after "
@@ -395,16 +404,19 @@ def settings_section(info: RunInfo) -> list[str]:
                           f"gradient clipping {s.get('max_grad_norm')}"),
         ("schedule", f"{schedule}: {m.get('optimizer_steps', 'n/a')} optimizer steps"
                      + (f", adapter of step {m['kept']['step']} kept (--keep {m['kept']['which']}"
-                        + (f", by {s.get('metric_for_best') or 'validation_loss'}" if m["kept"].get("which") == "best" else "")
+                        + (f", by {s.get('metric_for_best') or 'validation_loss'}"
+                           if m["kept"].get("which") == "best" else "")
                         + ")" if m.get("kept") else "")),
         ("batch", f"{micro} tokens per micro-batch x {s.get('gradient_accumulation')} accumulation x "
                   f"{m.get('processes', 1)} process(es) = {m.get('effective_batch_tokens', 'n/a')} tokens per step; "
-                  f"rows of up to {s.get('max_seq_len')} tokens, " + ("packed" if s.get("packing", True) else "padded")),
+                  f"rows of up to {s.get('max_seq_len')} tokens, "
+                  + ("packed" if s.get("packing", True) else "padded")),
         ("precision", precision),
         ("loss on", "every token" if s.get("train_on_all_tokens") else "the answers only"),
         ("seed", s.get("seed")),
     ]
-    variants = [(key, s[key]) for key in ("use_dora", "use_rslora", "lora_init", "loraplus_lr_ratio", "neftune_noise_alpha",
+    variants = [(key, s[key]) for key in ("use_dora", "use_rslora", "lora_init", "loraplus_lr_ratio",
+                                          "neftune_noise_alpha",
                                           "early_stopping_patience", "eval_every", "eval_generate",
                                           "distill_lambda", "distill_temperature", "rehearsal_ratio")
                 if s.get(key) not in (None, False, "", 0, 0.0, "default")]
@@ -446,7 +458,8 @@ def results_section(info: RunInfo, with_picture: bool = True) -> list[str]:
         samples = next((entry[c].get("samples") for c in columns if entry[c].get("samples")), "?")
         rows = [[key, *(number(entry[c].get(key), 3) for c in columns)]
                 for key in METRIC_ROWS if any(key in entry[c] for c in columns)]
-        lines += [f"Evaluation on `{shown_path(entry.get('eval_file') or stem)}` ({samples} samples, `src/v1_000_eval.py`):", "",
+        lines += [f"Evaluation on `{shown_path(entry.get('eval_file') or stem)}` "
+                  f"({samples} samples, `src/v1_000_eval.py`):", "",
                   markdown_table(["metric", *columns], rows), ""]
     if not generation and not info.evaluations:
         lines += ["Generation metrics were not measured (train with `--eval_generate N`, or run `src/v1_000_eval.py` "
@@ -468,10 +481,12 @@ def usage_section(info: RunInfo) -> list[str]:
             "from peft import PeftModel",
             "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
             f'base = AutoModelForCausalLM.from_pretrained("{base}")',
-            f'model = PeftModel.from_pretrained(base, "{where}")  # this folder, or the Hub repository it was pushed to',
+            (f'model = PeftModel.from_pretrained(base, "{where}")  # this folder, or the Hub repository '
+             'it was pushed to'),
             f'tokenizer = AutoTokenizer.from_pretrained("{where}")',
             "messages = [\n" + system_line + '    {"role": "user", "content": "..."},\n]',
-            'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)',
+            ('inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", '
+             'return_dict=True)'),
             "output = model.generate(**inputs, max_new_tokens=256, do_sample=False)",
             'print(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))',
             "```", "",
@@ -480,7 +495,8 @@ def usage_section(info: RunInfo) -> list[str]:
             f'python src/v1_000_infer.py --adapter {where} "..."        # greedy answer, streamed',
             f"python src/v1_000_eval.py --adapter {where}               # generation metrics, into metrics.json",
             f"python src/v1_000_merge.py --adapter {where}              # a standalone model: {info.name}-merged/",
-            f"python src/v1_000_export_gguf.py --adapter {where}        # {info.name}-q8_0.gguf and its Ollama Modelfile",
+            (f"python src/v1_000_export_gguf.py --adapter {where}        # {info.name}-q8_0.gguf "
+             "and its Ollama Modelfile"),
             f"ollama create {ollama_name(info.name)} -f {where}-q8_0.Modelfile",
             f"python src/{script} --config {where}/config.yml      # the same run again",
             "```", ""]
@@ -495,14 +511,17 @@ def licence_section(info: RunInfo, what: str = "This adapter") -> list[str]:
     lines = ["## Licence", ""]
     if base.licence_id == "gemma":
         lines.append(f"The base model is Gemma. Gemma is provided under and subject to the Gemma Terms of Use found at "
-                     f"{GEMMA_TERMS}. {what} is a Model Derivative of Gemma under those terms: whoever shares it must pass "
-                     f"on their use restrictions (the Gemma Prohibited Use Policy, {GEMMA_POLICY}) and a copy of the terms, "
+                     f"{GEMMA_TERMS}. {what} is a Model Derivative of Gemma under those terms: whoever shares it "
+                     f"must pass on their use restrictions (the Gemma Prohibited Use Policy, {GEMMA_POLICY}) "
+                     "and a copy of the terms, "
                      "and say that the model was modified (this card does: it was fine-tuned with LoRA, see Training).")
     elif base.licence_id:
-        lines.append(f"The base model `{base.shown}` is released under the {base.licence_name} (`{base.licence_id}`); the "
+        lines.append(f"The base model `{base.shown}` is released under the {base.licence_name} "
+                     f"(`{base.licence_id}`); the "
                      f"metadata above gives {what.lower()} the same licence.")
     else:
-        lines.append(f"The kit does not know the licence of the base model `{base.shown}`: {what.lower()} is bound by it. "
+        lines.append(f"The kit does not know the licence of the base model `{base.shown}`: "
+                     f"{what.lower()} is bound by it. "
                      "The metadata says `license: other`; put the base model's licence there before publishing.")
     bundled = [data for data in info.data if data.origin]
     other = [data for data in info.data if not data.origin]
@@ -520,10 +539,12 @@ def licence_section(info: RunInfo, what: str = "This adapter") -> list[str]:
 def provenance_section(info: RunInfo) -> list[str]:
     libraries = ", ".join(f"{name} {version}" for name, version in sorted(info.libraries.items()))
     lines = ["## Provenance", "",
-             f"Trained with ftkit, run `{info.name}`" + (f", commit `{info.git_commit}`" if info.git_commit else "") + "."]
+             f"Trained with ftkit, run `{info.name}`"
+             + (f", commit `{info.git_commit}`" if info.git_commit else "") + "."]
     if libraries:
         lines.append(f"Python {info.python or '?'}; {libraries}.")
-    lines.append("The run folder also holds `config.yml` (every setting), `run.json` (settings, versions, data checksums) "
+    lines.append("The run folder also holds `config.yml` (every setting), "
+                 "`run.json` (settings, versions, data checksums) "
                  "and `train_metrics.json` (losses per step).")
     return lines + [""]
 
@@ -607,13 +628,16 @@ def gguf_card_text(adapter_dir: str | Path, gguf_path: str | Path, gguf_type: st
     formats = {"q8_0": "Q8_0 (8-bit blocks of 32 values; norms in fp32)", "bf16": "bf16 (norms in fp32)",
                "f16": "f16 (norms in fp32)"}
     body = [CARD_MARK, "", f"# {gguf_path.name}", "",
-            f"`{info.base.shown}` with the LoRA adapter `{info.name}` merged in, as one GGUF file for llama.cpp, Ollama and "
-            f"LM Studio: {formats.get(gguf_type, gguf_type)}, {size / 2**20:.0f} MiB, tokenizer and chat template inside. "
+            f"`{info.base.shown}` with the LoRA adapter `{info.name}` merged in, as one GGUF file for llama.cpp, "
+            f"Ollama and LM Studio: {formats.get(gguf_type, gguf_type)}, {size / 2**20:.0f} MiB, "
+            "tokenizer and chat template inside. "
             "Written by the ftkit kit's `src/v1_000_export_gguf.py`.", "",
             "```bash"]
     if modelfile_name:
-        body.append(f"ollama create {ollama_name(gguf_path.stem)} -f {modelfile_name}   # in this folder; then: ollama run {ollama_name(gguf_path.stem)}")
-    body.append(f"llama-cli -m {gguf_path.name} --jinja --temp 0" + (f" -sys {json.dumps(system, ensure_ascii=False)}" if system else ""))
+        body.append(f"ollama create {ollama_name(gguf_path.stem)} -f {modelfile_name}   # in this folder; "
+                    f"then: ollama run {ollama_name(gguf_path.stem)}")
+    body.append(f"llama-cli -m {gguf_path.name} --jinja --temp 0"
+                + (f" -sys {json.dumps(system, ensure_ascii=False)}" if system else ""))
     body += ["```", ""]
     if system:
         body += [f"System prompt (the Modelfile's SYSTEM, used when a request brings none): `{system}`", ""]

@@ -164,7 +164,8 @@ def attention_implementation(device: str, dtype) -> str:
 
     import torch
 
-    if device.startswith("cuda") and dtype in (torch.bfloat16, torch.float16) and importlib.util.find_spec("flash_attn"):
+    if (device.startswith("cuda") and dtype in (torch.bfloat16, torch.float16)
+            and importlib.util.find_spec("flash_attn")):
         return "flash_attention_2"
     return "sdpa"
 
@@ -205,7 +206,8 @@ def free_memory_bytes(device: str) -> int:
     return 1 << 40  # unknown: assume plenty, the out-of-memory recovery is the safety net
 
 
-def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool, gradient_checkpointing: bool,
+def attach_lora(model, r: int, alpha: int, dropout: float, target_modules: str, qlora: bool,
+                gradient_checkpointing: bool,
                 target_parameters: str = "", use_dora: bool = False, use_rslora: bool = False, init: str = "default"):
     """Wrap the model with fresh LoRA adapters; only they are trained.
 
@@ -279,7 +281,8 @@ def save_as_plain_lora(model) -> None:
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    initial = {name: value.detach().to("cpu", copy=True).contiguous() for name, value in get_peft_model_state_dict(model).items()}
+    initial = {name: value.detach().to("cpu", copy=True).contiguous()
+               for name, value in get_peft_model_state_dict(model).items()}
     save_pretrained = model.save_pretrained
 
     def save_converted(save_directory, **kwargs):
@@ -343,7 +346,8 @@ def load_for_inference(model_path: str | Path, adapter_dir: str | Path | None, d
     from peft import PeftModel
 
     dtype = dtype or torch.float32
-    tokenizer_source = adapter_dir if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file() else model_path
+    tokenizer_source = (adapter_dir if adapter_dir and (Path(adapter_dir) / "tokenizer_config.json").is_file()
+                        else model_path)
     tokenizer = load_tokenizer(tokenizer_source)
     ensure_chat_template(tokenizer, log=lambda message: None)  # the base model alone gets the training format too
     model = load_base_model(model_path, device, dtype)

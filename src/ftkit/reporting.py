@@ -27,7 +27,8 @@ def save_loss_curve(history: list, path: Path, validation_points: list | None = 
                      label="KL(base || fine-tuned) (smoothed, right axis)")
         kl_axis.set_ylabel("KL per label token")
     for point_index, (step, loss) in enumerate(validation_points or []):
-        axis.scatter([step], [loss], color="tab:orange", zorder=3, label="validation loss" if point_index == 0 else None)
+        axis.scatter([step], [loss], color="tab:orange", zorder=3,
+                     label="validation loss" if point_index == 0 else None)
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("loss per label token")
     axis.set_title(title)

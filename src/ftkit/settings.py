@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from .data import read_text_file
-from .errors import KitError
+from .errors import KitError, one_line
 from .runs import local_path
 
 
@@ -20,9 +20,9 @@ def parse_settings(settings_class, args=None, positional: str | None = None):
 
     Values come from the dataclass defaults, then the YAML file, then the command line, each overriding the one
     before (TRL's `TrlParser` does the merging). The file is checked first: an unknown key, a wrong type or bad
-    YAML ends the program with one line naming the file, the line and the key, and exit status 2. `--help` lists every field with its help
-    text. Flags accept both `--learning_rate` and `--learning-rate`. `positional` names a field that may also
-    be given without its flag (the prompt of the inference script).
+    YAML ends the program with one line naming the file, the line and the key, and exit status 2. `--help` lists
+    every field with its help text. Flags accept both `--learning_rate` and `--learning-rate`. `positional` names a
+    field that may also be given without its flag (the prompt of the inference script).
     """
     from trl import TrlParser
 
@@ -36,12 +36,12 @@ def parse_settings(settings_class, args=None, positional: str | None = None):
         config_path = pop_config_path(args)
         if config_path:
             parser.set_defaults_with_config(**read_config(config_path, settings_class))
-    except KitError as error:  # before main() starts, so exit here the way exit_on_user_error does
-        print(f"error: {error}", file=sys.stderr)
+    except KitError as error:  # before main() starts, so exit here the way the command line does (ftkit/cli.py)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
         settings, *extra = parser.parse_args_into_dataclasses(args=args)
-    except ValueError as error:  # flags no field takes: one line with the nearest names, as for a config file
+    except ValueError:  # flags no field takes: one line with the nearest names, as for a config file
         unknown = [arg for arg in args if arg.startswith("--") and arg.split("=")[0][2:].replace("-", "_")
                    not in {f.name for f in fields(settings_class)}]
         if not unknown:
@@ -214,7 +214,8 @@ def file_sha256(path: str | Path) -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent,
+                             timeout=5)
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None

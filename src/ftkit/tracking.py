@@ -40,14 +40,16 @@ def never_fails(method):
             return method(self, *args, **kwargs)
         except Exception as error:
             self.broken = True
-            print(f"[tracking] {type(self).__name__} failed, no more tracking in this run: {redact(first_line(error))}", file=sys.stderr)
+            print(f"[tracking] {type(self).__name__} failed, no more tracking in this run: "
+                  f"{redact(first_line(error))}", file=sys.stderr)
             return None
 
     return guarded
 
 
 def numeric(metrics: dict) -> dict:
-    return {key: float(value) for key, value in metrics.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return {key: float(value) for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 class Tracker:
@@ -73,7 +75,8 @@ class Tracker:
         for point in metrics.get("validation_during_training", []):
             self.log_metrics({k: v for k, v in point.items() if k != "step"}, point["step"])
         generation = metrics.get("generation_metrics") or {}
-        final = {"final_train_loss": metrics.get("final_train_loss"), "final_validation_loss": metrics.get("validation_loss"),
+        final = {"final_train_loss": metrics.get("final_train_loss"),
+                 "final_validation_loss": metrics.get("validation_loss"),
                  "tokens_per_second": metrics.get("tokens_per_second")}
         final.update({f"generation_{key}": value for key, value in generation.items()})
         self.log_metrics(final, metrics.get("optimizer_steps", 0))
@@ -117,7 +120,8 @@ def open_tracker(report_to: str, output_root: str | Path, experiment: str, run_n
 def quick_first_requests():
     """A server that does not answer at the start costs seconds, not MLflow's minutes of retries (unless the
     user set MLFLOW_HTTP_REQUEST_MAX_RETRIES / _TIMEOUT); later requests keep MLflow's own settings."""
-    changed = {name: value for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15"))
+    changed = {name: value for name, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"),
+                                               ("MLFLOW_HTTP_REQUEST_TIMEOUT", "15"))
                if name not in os.environ}
     os.environ.update(changed)
     try:
@@ -232,7 +236,8 @@ class WandbTracker(Tracker):
         folder.mkdir(parents=True, exist_ok=True)
         # console="off": the kit's output stays the kit's (progress bars, one-line errors); the run's own
         # folder already holds everything that matters.
-        self.run = wandb.init(project=experiment, name=run_name, dir=str(folder), mode=os.environ.get("WANDB_MODE") or None,
+        self.run = wandb.init(project=experiment, name=run_name, dir=str(folder),
+                              mode=os.environ.get("WANDB_MODE") or None,
                               reinit="create_new", settings=wandb.Settings(console="off"))
         self.run.define_metric(self.STEP)
         self.run.define_metric("*", step_metric=self.STEP)

@@ -94,7 +94,8 @@ def train(model, micro_batches, *, learning_rate, warmup_ratio, gradient_accumul
     if checkpoint is not None and checkpoint.exists():
         first_step, split = checkpoint.restore(model, optimizer, scheduler, result, after_step)
         if result.processes != processes.world_size:  # the data order of a step depends on it
-            raise KitError(f"--resume: the run was started with {result.processes} process(es), now {processes.world_size}; "
+            raise KitError(f"--resume: the run was started with {result.processes} process(es), "
+                           f"now {processes.world_size}; "
                            "resume it with the same number")
         for _ in range(first_step - 1):  # the data order is seeded: skip the groups already trained on
             next(step_iterator)
@@ -190,7 +191,8 @@ def optimizer_steps(micro_batches, gradient_accumulation, rng):
             yield [micro_batches[i] for i in order[start : start + gradient_accumulation]]
 
 
-def gradients_with_oom_recovery(model, optimizer, group, split, pad_token_id, device, step, loss_fn=label_token_loss_sum):
+def gradients_with_oom_recovery(model, optimizer, group, split, pad_token_id, device, step,
+                                loss_fn=label_token_loss_sum):
     """`accumulate_gradients`, retried with micro-batches halved (accumulation doubled) after out-of-memory.
 
     The effective batch stays the same, so the step's gradient does too; only the memory per forward pass
@@ -206,7 +208,8 @@ def gradients_with_oom_recovery(model, optimizer, group, split, pad_token_id, de
             free_memory()
             if max(len(rows) for rows in group) <= split:
                 raise KitError(
-                    f"out of memory with a micro-batch of a single row ({max(row_length(row) for rows in group for row in rows)} tokens): lower "
+                    f"out of memory with a micro-batch of a single row "
+                    f"({max(row_length(row) for rows in group for row in rows)} tokens): lower "
                     "--max_seq_len, add --gradient_checkpointing or --qlora; see CLAUDE_memory_error.md") from None
             split *= 2
             tqdm.write(f"[memory] out of memory at step {step}: micro-batches halved and gradient accumulation "
@@ -263,8 +266,9 @@ def step_across_processes(step_loss, optimizer, trainable, group, pad_token_id, 
         if not is_out_of_memory(error):
             raise
         # No retry with smaller micro-batches here: the other processes are already inside the gradient reduction.
-        raise KitError(f"out of memory at step {step} on process {processes.rank}: lower --micro_batch_tokens (and raise "
-                       "--gradient_accumulation), add --gradient_checkpointing or --qlora; see CLAUDE_memory_error.md") from None
+        raise KitError(f"out of memory at step {step} on process {processes.rank}: lower --micro_batch_tokens "
+                       "(and raise --gradient_accumulation), add --gradient_checkpointing or --qlora; "
+                       "see CLAUDE_memory_error.md") from None
     loss_sum, *part_sums = processes.sum([loss_sum, *parts.values()])
     parts = dict(zip(parts, part_sums))
     if processes.uses_deepspeed:

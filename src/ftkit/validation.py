@@ -83,22 +83,27 @@ class PeriodicValidation:
     def __call__(self, step: int) -> bool:
         if self.every <= 0 or step % self.every:
             return False
-        point = {"step": step, "validation_loss": evaluate_loss(self.model, self.micro_batches, self.pad_token_id, self.device)}
+        point = {"step": step,
+                 "validation_loss": evaluate_loss(self.model, self.micro_batches, self.pad_token_id, self.device)}
         if self.generation_metrics:
             point.update(self.generation_metrics())
         self.points.append(point)
         if self.improves(point.get(self.metric)):
             self.best_value, self.best_step, self.evaluations_without_improvement = point[self.metric], step, 0
             if self.keep_best:
-                self.best_weights = {name: p.detach().clone() for name, p in self.model.named_parameters() if p.requires_grad}
+                self.best_weights = {name: p.detach().clone() for name, p in self.model.named_parameters()
+                                     if p.requires_grad}
         else:
             self.evaluations_without_improvement += 1
         by = "" if self.metric == "validation_loss" else f"{self.metric} "
-        best = f"best {by}{self.best_value:.4f} at step {self.best_step}" if self.best_step is not None else f"no {by or 'loss '}value yet"
+        best = (f"best {by}{self.best_value:.4f} at step {self.best_step}" if self.best_step is not None
+                else f"no {by or 'loss '}value yet")
         shown = ", ".join(f"{k} {v:.3f}" for k, v in point.items() if isinstance(v, float) and k != "validation_loss")
-        self.log(f"[validation] step {step}: loss {point['validation_loss']:.4f} ({best}){', ' + shown if shown else ''}")
+        self.log(f"[validation] step {step}: loss {point['validation_loss']:.4f} ({best})"
+                 f"{', ' + shown if shown else ''}")
         if self.patience and self.evaluations_without_improvement >= self.patience:
-            self.log(f"[validation] no improvement of {self.metric} in {self.patience} evaluations: stopping early at step {step}")
+            self.log(f"[validation] no improvement of {self.metric} in {self.patience} evaluations: "
+                     f"stopping early at step {step}")
             return True
         return False
 
@@ -113,7 +118,8 @@ class PeriodicValidation:
         return self.best_step
 
     def state_dict(self) -> dict:
-        return {key: getattr(self, key) for key in ("points", "best_value", "best_step", "evaluations_without_improvement", "best_weights")}
+        return {key: getattr(self, key)
+                for key in ("points", "best_value", "best_step", "evaluations_without_improvement", "best_weights")}
 
     def load_state_dict(self, state: dict) -> None:
         for key, value in state.items():

@@ -70,7 +70,8 @@ def test_each_variant_trains_saves_reloads_with_plain_peft_and_changes_the_outpu
 
 
 @pytest.mark.parametrize("init", ["pissa", "pissa_niter_2", "olora"])
-def test_pissa_and_olora_save_an_adapter_that_gives_the_trained_model_on_the_unchanged_base(tiny_model_dirs, tmp_path, init):
+def test_pissa_and_olora_save_an_adapter_that_gives_the_trained_model_on_the_unchanged_base(tiny_model_dirs, tmp_path,
+                                                                                            init):
     model_dir = tiny_model_dirs["llama"]
     torch.manual_seed(0)
     model = attach_lora(base_model(model_dir), 4, 8, 0.0, "auto", qlora=False, gradient_checkpointing=False, init=init)
@@ -85,13 +86,16 @@ def test_pissa_and_olora_save_an_adapter_that_gives_the_trained_model_on_the_unc
     model.save_pretrained(tmp_path / "adapter")
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["r"] == 8 and config["lora_alpha"] == 16 and config["init_lora_weights"] is True
-    assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == ["README.md", "adapter_config.json", "adapter_model.safetensors"]
-    torch.testing.assert_close(logits_of(reloaded(model_dir, tmp_path / "adapter"), model_dir), trained, atol=1e-4, rtol=1e-4)
+    assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == ["README.md", "adapter_config.json",
+                                                                        "adapter_model.safetensors"]
+    torch.testing.assert_close(logits_of(reloaded(model_dir, tmp_path / "adapter"), model_dir), trained, atol=1e-4,
+                               rtol=1e-4)
     torch.testing.assert_close(logits_of(model, model_dir), trained)  # the model in memory is as it was
 
 
 def test_loraplus_puts_b_at_the_ratio_times_the_learning_rate(tiny_model_dirs):
-    model = attach_lora(base_model(tiny_model_dirs["gemma3"]), 4, 8, 0.0, "auto", qlora=False, gradient_checkpointing=False,
+    model = attach_lora(base_model(tiny_model_dirs["gemma3"]), 4, 8, 0.0, "auto", qlora=False,
+                        gradient_checkpointing=False,
                         use_dora=True)
     trainable = [p for p in model.parameters() if p.requires_grad]
     names = {id(p): name for name, p in model.named_parameters()}
@@ -130,7 +134,8 @@ def test_loraplus_keeps_its_ratio_through_the_schedule(tiny_model_dirs, tiny_dat
 
 
 def test_neftune_noise_is_in_training_embeddings_only_and_gone_afterwards(tiny_model_dirs):
-    model = attach_lora(base_model(tiny_model_dirs["gemma3"]), 4, 8, 0.0, "auto", qlora=False, gradient_checkpointing=False)
+    model = attach_lora(base_model(tiny_model_dirs["gemma3"]), 4, 8, 0.0, "auto", qlora=False,
+                        gradient_checkpointing=False)
     embeddings = model.get_input_embeddings()
     ids = torch.arange(1, 41).unsqueeze(0)  # 40 tokens
     clean = embeddings(ids).detach()

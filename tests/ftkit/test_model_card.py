@@ -26,7 +26,8 @@ def tiny_run(tiny_model_dirs, tmp_path_factory):
     train = write_jsonl(data_dir / "train.jsonl", TINY_RECORDS * 4)
     validation = write_jsonl(data_dir / "validation.jsonl", TINY_RECORDS)
     output = tmp_path_factory.mktemp("card-runs")
-    run = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=2, eval_generate=2))
+    run = finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=2,
+                                     eval_generate=2))
     return Path(run), train, validation
 
 
@@ -58,7 +59,8 @@ def test_finished_run_has_a_model_card_a_person_could_publish(tiny_run, tiny_mod
     assert "Generation metrics at the end of training" in text and "| name_set_f1 |" in text
     assert f"| training | `train.jsonl` | 16 | `{file_sha256(train)}` |" in text
     assert f"| validation | `validation.jsonl` | 4 | `{file_sha256(validation)}` |" in text
-    assert "![Training and validation loss per optimizer step](loss_curve.png)" in text and (run / "loss_curve.png").is_file()
+    assert ("![Training and validation loss per optimizer step](loss_curve.png)" in text
+            and (run / "loss_curve.png").is_file())
     assert "| LoRA rank r / alpha / dropout | 16 / 32 / 0.0 |" in text
     assert "PeftModel.from_pretrained" in text and f"src/v1_000_infer.py --adapter path/to/{run.name}" in text
     assert "Gemma Terms of Use" in text and "its licence is not recorded" in text
@@ -86,7 +88,8 @@ def test_card_of_a_default_run_names_the_hub_base_model_and_the_bundled_datas_no
     text = run_card_text(default)
     data = card_of_text(text)
     assert data["base_model"] == "google/gemma-3-270m" and data["license"] == "gemma" and data["language"] == ["ja"]
-    records = sum(1 for line in (REPO_ROOT / bundled["train_file"]).read_text(encoding="utf-8").splitlines() if line.strip())
+    records = sum(1 for line in (REPO_ROOT / bundled["train_file"]).read_text(encoding="utf-8").splitlines()
+                  if line.strip())
     assert f"| training | `tmp_docker/dataset/train.jsonl` | {records} |" in text
     assert "tmp_docker/dataset/NAMES_NOTICE.md" in text and "MIT License" in text
     assert EXTRACTION_SYSTEM_PROMPT in text and "bundled task" in text

@@ -7,7 +7,7 @@ from conftest import REPO_ROOT, TINY_RECORDS, write_jsonl
 
 from ftkit.data import load_samples
 from ftkit.errors import KitError
-from ftkit.notebook import data_files, is_hub_dataset_id, kit_record, publish_final, unfinished_run_with_checkpoint
+from ftkit.notebook import data_files, is_hub_dataset_id, kit_record, unfinished_run_with_checkpoint
 
 
 def test_records_of_other_shapes_are_mapped_to_the_kits():
@@ -34,21 +34,16 @@ def test_local_data_is_used_as_is_or_mapped_with_a_column_map(tmp_path):
     assert not is_hub_dataset_id(str(plain)) and not is_hub_dataset_id("data/x.jsonl")
 
 
-def test_final_is_never_overwritten_and_unfinished_runs_are_found(tmp_path):
-    project = tmp_path / "project"
-    runs = []
-    for index in range(3):
-        run = project / "runs" / f"2026010{index}_p"
-        run.mkdir(parents=True)
-        (run / "adapter_config.json").write_text(str(index))
-        runs.append(publish_final(run, project))
-    assert [r.name for r in runs] == ["final", "final-2", "final-3"]
-    assert (project / "final" / "adapter_config.json").read_text() == "0"
-    assert unfinished_run_with_checkpoint(project / "runs", "p") is None
-    unfinished = project / "runs" / ".incomplete-20260104_p"
+def test_unfinished_runs_with_a_checkpoint_are_found(tmp_path):
+    # (publish_final, which the notebook's step 6 calls, has its test in test_runs.py)
+    runs = tmp_path / "project" / "runs"
+    (runs / "20260101_p").mkdir(parents=True)  # a finished run: nothing to resume
+    assert unfinished_run_with_checkpoint(runs, "p") is None
+    unfinished = runs / ".incomplete-20260104_p"
     unfinished.mkdir()
+    assert unfinished_run_with_checkpoint(runs, "p") is None  # no checkpoint in it: nothing to resume either
     (unfinished / "checkpoint.pt").write_bytes(b"")
-    assert unfinished_run_with_checkpoint(project / "runs", "p") == unfinished
+    assert unfinished_run_with_checkpoint(runs, "p") == unfinished
 
 
 def test_notebook_resumes_only_when_asked(tmp_path, capsys):

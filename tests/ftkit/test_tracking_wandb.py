@@ -13,6 +13,7 @@ from conftest import fail_at_step, settings_for
 
 import v1_000_lora_finetune as finetune
 from ftkit.errors import KitError
+from ftkit.errors import user_errors_as_exit_codes
 
 wandb = pytest.importorskip("wandb")  # in requirements.txt; an optional extra of the kit
 
@@ -100,7 +101,8 @@ def test_a_run_is_recorded_in_an_offline_wandb_run(tiny_model_dirs, tiny_data, t
     assert "sekrit-value-123" not in config["train_file"] and "***" in config["train_file"]
     steps = [h["step"] for h in metrics["history"]]
     assert series(history, "loss") == pytest.approx([(h["step"], h["loss"]) for h in metrics["history"]])
-    assert series(history, "learning_rate") == pytest.approx([(h["step"], h["learning_rate"]) for h in metrics["history"]])
+    assert series(history, "learning_rate") == pytest.approx([(h["step"], h["learning_rate"])
+                                                              for h in metrics["history"]])
     assert [step for step, _ in series(history, "grad_norm")] == steps
     assert [step for step, _ in series(history, "tokens_per_second")] == [*steps, steps[-1]]  # and the run's overall
     # validation and generation metrics by step (sent after training, at their own steps)
@@ -118,22 +120,26 @@ def test_a_run_is_recorded_in_an_offline_wandb_run(tiny_model_dirs, tiny_data, t
     assert exit_code == 0 and summary["status"] == "FINISHED"
 
 
-@pytest.mark.parametrize("failure, exit_code, status", [(RuntimeError, 1, "FAILED"), (KeyboardInterrupt, 130, "KILLED")])
-def test_a_failed_or_interrupted_run_gets_its_exit_code(tiny_model_dirs, tiny_data, tmp_path, offline_wandb, monkeypatch,
+@pytest.mark.parametrize("failure, exit_code, status", [(RuntimeError, 1, "FAILED"),
+                                                        (KeyboardInterrupt, 130, "KILLED")])
+def test_a_failed_or_interrupted_run_gets_its_exit_code(tiny_model_dirs, tiny_data, tmp_path, offline_wandb,
+                                                        monkeypatch,
                                                         failure, exit_code, status):
     monkeypatch.delenv("WANDB_DIR")  # by default the runs go under <output_dir>/wandb, beside mlruns
     train, validation = tiny_data
     fail_at_step(monkeypatch, 2, failure)
     output = tmp_path / "out"
-    with pytest.raises((RuntimeError, KeyboardInterrupt, SystemExit)):
-        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4, report_to="wandb"))
+    with pytest.raises((RuntimeError, KeyboardInterrupt, SystemExit)), user_errors_as_exit_codes():
+        finetune.main(settings_for(tiny_model_dirs["gemma3"], train, validation, output, max_steps=4,
+                                   report_to="wandb"))
     _, history, summary, code, _ = offline_run(output)
     assert code == exit_code and summary["status"] == status
     assert [step for step, _ in series(history, "loss")] == [1]  # the step before the failure
     assert sorted(p.name for p in output.iterdir()) == ["wandb"]  # no run folder, finished or not
 
 
-def test_a_wandb_that_fails_does_not_fail_the_run(tiny_model_dirs, tiny_data, tmp_path, offline_wandb, monkeypatch, capsys):
+def test_a_wandb_that_fails_does_not_fail_the_run(tiny_model_dirs, tiny_data, tmp_path, offline_wandb, monkeypatch,
+                                                  capsys):
     from wandb.sdk.wandb_run import Run
 
     def gone(*args, **kwargs):
@@ -161,7 +167,8 @@ def test_a_wandb_that_cannot_start_leaves_the_run_untracked(tiny_model_dirs, tin
                                          report_to="wandb"))
     assert (run_dir / "adapter_model.safetensors").is_file()
     [line] = [line for line in capsys.readouterr().err.splitlines() if "[tracking]" in line]
-    assert line.startswith("[tracking] could not start wandb at W&B project 'lora' (offline), this run is not tracked: ")
+    assert line.startswith("[tracking] could not start wandb at W&B project 'lora' (offline), "
+                           "this run is not tracked: ")
 
 
 def test_report_to_wandb_without_the_package_is_one_line_before_anything_loads(monkeypatch):
