@@ -43,6 +43,7 @@ class Settings(AdapterSettings):  # adapter, output_dir, model (ftkit/merging.py
 
 
 def main(settings: Settings) -> dict:
+    # 1. The adapter, its base model and the conversations to compare on.
     gguf_types = comma_list(settings.types)
     for gguf_type in gguf_types:
         check_choice(gguf_type, GGUF_TYPES, "types")
@@ -53,6 +54,7 @@ def main(settings: Settings) -> dict:
     print(f"[check] base {base_model_dir} + adapter {adapter_dir}; "
           f"{len(conversations)} conversations of {settings.validation_file}")
 
+    # 2. The merged model in PyTorch, then each GGUF format written and read back against it.
     merged, tokenizer = merge_adapter(base_model_dir, adapter_dir)
     prompts, full_ids, answer_starts = encode(tokenizer, conversations, references)
     folder = Path(settings.keep_dir) if settings.keep_dir else Path(tempfile.mkdtemp(prefix="gguf-check-"))
@@ -69,6 +71,8 @@ def main(settings: Settings) -> dict:
     finally:
         if not settings.keep_dir:
             shutil.rmtree(folder, ignore_errors=True)
+
+    # 3. The verdict per format.
     report(results)
     return results
 

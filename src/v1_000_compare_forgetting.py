@@ -75,6 +75,7 @@ def measure(settings, adapter_dir, general_samples, conversations, references, d
 
 
 def main(settings: Settings):
+    # 1. The two runs (trained here unless given) and the data they are measured on.
     settings = replace(settings, model=str(ensure_base_model(settings.model)))
     device = pick_device(settings.device)
     plain_dir, lwf_dir = train_runs(settings)
@@ -83,6 +84,7 @@ def main(settings: Settings):
     if settings.eval_samples > 0:
         conversations, references = conversations[: settings.eval_samples], references[: settings.eval_samples]
 
+    # 2. Base, plain LoRA and LwF side by side: perplexity on general text (forgetting) and the task's metrics.
     columns = {name: measure(settings, adapter, general_samples, conversations, references, device)
                for name, adapter in (("base", None), ("plain LoRA", plain_dir), ("LwF + rehearsal", lwf_dir))}
     for column in columns.values():
@@ -91,6 +93,7 @@ def main(settings: Settings):
     ratio = forgetting_ratio(columns, "forgetting")
     text_ratio = forgetting_ratio(columns, "text_forgetting")
 
+    # 3. The table and the trade-off picture, in a new folder that appears complete.
     table = comparison_table(columns, ratio, text_ratio, plain_dir, lwf_dir, len(references), settings)
     print(table)
     folder = RunFolder(settings.output_dir, "forgetting")

@@ -118,6 +118,7 @@ def format_value(value) -> str:
 
 
 def main(settings: Settings):
+    # 1. What to evaluate: the columns, the adapter (run) folder, the base model and the evaluation set.
     which_models = selected_models(settings.models)
     language_models = [which for which in which_models if which != "ginza"]
     device = pick_device(settings.device) if language_models else None  # the ginza column alone loads no LM
@@ -128,10 +129,12 @@ def main(settings: Settings):
     print(f"[eval] {len(references)} samples from {settings.eval_file}; "
           f"{'adapter' if language_models else 'results in'} {adapter_dir}")
 
+    # 2. Each column's answers and metrics.
     columns, predictions = {}, {}
     for which in which_models:
         columns[which], predictions[which] = evaluate(settings, which, adapter_dir, conversations, references, device)
 
+    # 3. The table, beside the adapter: metrics.json (one entry per evaluation file), the table, the answers.
     stem = Path(settings.eval_file).stem
     table = metrics_table(columns, f"{stem} ({len(references)} samples)")
     print(table)
