@@ -27,7 +27,8 @@ from ftkit.base_model import base_model_reference, ensure_base_model
 from ftkit.cli import run_cli
 from ftkit.data import load_samples
 from ftkit.distributed import launched_processes
-from ftkit.errors import KitError, disk_error_reason, first_line, one_line, stop_signals_deferred
+from ftkit.errors import (KitError, disk_error_reason, first_line, one_line, stop_signals_deferred,
+                          stop_signals_interrupt)
 from ftkit.extraction_metrics import extraction_metrics
 from ftkit.compiling import compile_with_fallback, eager, should_compile
 from ftkit.formatting import (collate, encode_all_counted, ensure_chat_template, make_token_micro_batches,
@@ -161,9 +162,11 @@ class Settings:
         "crowd the free memory)")})
 
 
+@stop_signals_interrupt()  # for the run only: a killed run keeps its trained adapter, as an interrupted one does
 def main(settings: Settings, mix_training_samples=None, loss_fn=label_token_loss_sum, on_step=None, extra_metrics=None):
     """Train and save one run; returns its folder. A user's mistake raises KitError (the command line makes it one
-    line and exit status 2, see ftkit/cli.py).
+    line and exit status 2, see ftkit/cli.py). SIGTERM and SIGHUP stop it as Ctrl-C does, with the same clean-up
+    (KeyboardInterrupt), for the duration of the run only, whoever calls it: the command line, a notebook, a sweep.
 
     Variants of this recipe (see v1_000_lora_lwf_finetune.py) pass `mix_training_samples` (task samples in,
     training samples out: to add rehearsal data, say) and `loss_fn` (see ftkit.trainer.train). A notebook
@@ -229,15 +232,15 @@ def setup(settings: Settings):
 @dataclass
 class RunInProgress:
     """One run between its first and its last file: what training and saving share, and what `stopped_run`
-    needs to keep or clean up when the run stops early."""
+    needs to keep or clean up when the run stops early. Making one makes the run's (hidden) folder."""
     settings: Settings
     processes: object
     model: object
     tokenizer: object
     data: "PreparedData"
     device: object
-    run: object = None  # the RunFolder (or, on other ranks than 0, its stand-in)
-    checkpoint: RollingCheckpoint | None = None
+    run: object = field(init=False)  # the RunFolder (or, on other ranks than 0, its stand-in)
+    checkpoint: RollingCheckpoint | None = field(init=False)
     tracker: Tracker = field(default_factory=Tracker)  # records nothing until rank 0 opens the one --report_to names
     validation: PeriodicValidation | None = None
     trained: bool = False  # the last optimizer step is done: from here on the adapter is kept
@@ -345,7 +348,7 @@ def stopped_run(error: BaseException, job: RunInProgress) -> BaseException:
         if isinstance(error, KitError):  # the one line on stderr names it
             return KitError(f"{error}; {note}")
         if isinstance(error, KeyboardInterrupt):
-            return KeyboardInterrupt(f"{error or 'Ctrl-C'}; {note}")
+            return KeyboardInterrupt(f"{str(error) or 'Ctrl-C'}; {note}")
         print(f"[stopped] {note}", file=sys.stderr)  # a bug: its traceback follows
         return error
     if checkpoint and checkpoint.unreadable:
@@ -367,7 +370,7 @@ def keep_trained_adapter(error, job: RunInProgress):
     """
     settings, run = job.settings, job.run
     if isinstance(error, KeyboardInterrupt):
-        why = f"interrupted ({error or 'Ctrl-C'}) after training"
+        why = f"interrupted ({str(error) or 'Ctrl-C'}) after training"
     else:
         kind = type(error).__name__ if not isinstance(error, KitError) else "error"
         why = f"{kind} after training: {one_line(first_line(error))}"

@@ -271,7 +271,8 @@ def main(settings: Settings):
         while pending or running:
             while pending and len(running) < max(1, len(gpus)):
                 index, point = pending.pop(0)
-                gpu = gpus[len(running)] if gpus else None
+                busy = {run["gpu"] for run in running.values()}
+                gpu = next((gpu for gpu in gpus if gpu not in busy), None)
                 process, run = start_run(settings, settings_class, base, sweep_dir, index, point, gpu)
                 running[process] = run
                 on_gpu = f" on GPU {gpu}" if gpu is not None else ""
@@ -313,7 +314,7 @@ def start_run(settings: Settings, settings_class, base: dict, sweep_dir: Path, i
     config_path = run_root / "sweep_point.yml"
     write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     process, log = launch(settings, config_path, run_root / "log.txt", gpu, sweep_dir)
-    return process, {"index": index, "name": name, "point": point, "run_root": run_root, "log": log}
+    return process, {"index": index, "name": name, "point": point, "run_root": run_root, "log": log, "gpu": gpu}
 
 
 def finished_run(settings: Settings, run: dict, returncode: int) -> dict:

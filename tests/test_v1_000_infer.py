@@ -1,7 +1,9 @@
 """Tests of the CPU inference script on a tiny model and adapter."""
 
 import io
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,15 @@ def test_answer_is_streamed_and_returned_with_newest_adapter(tiny_run, capsys):
     captured = capsys.readouterr()
     assert isinstance(answer, str) and answer.strip() in captured.out
     assert "adapter" in captured.err and str(output) in captured.err
+
+
+def test_the_command_line_takes_the_prompt_without_its_flag(tiny_run):
+    model_dir, output = tiny_run
+    script = Path(infer.__file__)
+    result = subprocess.run([sys.executable, str(script), "--model", str(model_dir), "--output_dir", str(output),
+                             "--max_new_tokens", "4", "山田太郎さんが来た。"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "adapter" in result.stderr and str(output) in result.stderr
 
 
 def test_prompt_from_stdin(tiny_run, monkeypatch, capsys):

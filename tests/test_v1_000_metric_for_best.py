@@ -156,6 +156,6 @@ def test_the_lora_variants_sweep_file_is_valid():
     base, grid = sweep.read_grid(settings, finetune.Settings)
     sweep.check_sweep_metric(settings, base, grid)
     points = sweep.grid_points(grid, 0, 0)
-    assert len(points) == 8 and sweep.point_name(1, points[0]) == "01_plain"
+    assert len(points) == 10 and sweep.point_name(1, points[0]) == "01_plain"
     for point in points:  # every point passes the training script's own checks
         finetune.check_settings(finetune.Settings(**{**base, **sweep.flat(point)}))

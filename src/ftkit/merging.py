@@ -1,8 +1,9 @@
 """Merging a LoRA adapter into its base model: one standalone Hugging Face directory that needs no peft.
 
 `AdapterSettings`, `open_adapter` and `new_output_path` are the opening the merge, GGUF export and export check
-scripts share: which adapter, which base model, which new file or folder. `merge_adapter` folds the low-rank update into the base
-weights with peft's own `merge_and_unload` (in fp32, then cast, so that bf16 rounding happens once);
+scripts share: which adapter, which base model, which new file or folder. `merge_adapter` folds the low-rank
+update into the base weights with peft's own `merge_and_unload` (in fp32, then cast, so that bf16 rounding
+happens once);
 `save_merged` writes the result complete or not at all, the way run folders are written; `push_to_hub` uploads it.
 """
 
